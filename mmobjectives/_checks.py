@@ -1,0 +1,116 @@
+"""Input validation shared by the package: every public function explains a student's mistake in one line.
+
+Messages follow one pattern: the argument's name, what was expected, what was given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def describe(value: Any) -> str:
+    """A short description of a value for error messages: type, shape and dtype where they exist."""
+    if isinstance(value, torch.Tensor):
+        return f"a {value.dtype} tensor of shape {tuple(value.shape)} on {value.device}"
+    if isinstance(value, np.ndarray):
+        return f"a {value.dtype} numpy array of shape {value.shape}"
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(value).__name__} {text}"
+
+
+def as_float_tensor(
+    value: Any,
+    name: str,
+    *,
+    dtype: torch.dtype | None = torch.float64,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Convert an array-like of real numbers to a floating tensor; raise TypeError naming ``name`` otherwise."""
+    if isinstance(value, torch.Tensor):
+        tensor = value
+        if tensor.is_complex() or tensor.dtype == torch.bool:
+            raise TypeError(f"{name} must hold real numbers, got {describe(value)}")
+        if not tensor.is_floating_point():
+            tensor = tensor.to(torch.get_default_dtype())
+    else:
+        try:
+            array = np.asarray(value)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"{name} must be an array-like of numbers, got {describe(value)}") from err
+        if array.dtype == object or not (
+            np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)
+        ):
+            raise TypeError(f"{name} must be an array-like of real numbers, got {describe(value)}")
+        tensor = torch.as_tensor(array.astype(np.float64))
+    if dtype is not None or device is not None:
+        tensor = tensor.to(dtype=dtype if dtype is not None else tensor.dtype, device=device)
+    return tensor
+
+
+def check_finite(tensor: torch.Tensor, name: str) -> torch.Tensor:
+    """Raise ValueError if ``tensor`` holds NaN or ±inf (never let a NaN slip through silently)."""
+    if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+        n_bad = int((~torch.isfinite(tensor)).sum())
+        raise ValueError(
+            f"{name} must be finite, got {n_bad} NaN/inf value(s) in a tensor of shape {tuple(tensor.shape)}"
+        )
+    return tensor
+
+
+def check_ndim(tensor: torch.Tensor, name: str, ndim: int, layout: str) -> torch.Tensor:
+    """Raise ValueError unless ``tensor`` has ``ndim`` dimensions; ``layout`` names them, e.g. ``"(N, D)"``."""
+    if tensor.dim() != ndim:
+        raise ValueError(f"{name} must be {ndim}-D {layout}, got shape {tuple(tensor.shape)}")
+    return tensor
+
+
+def check_positive(value: float, name: str) -> float:
+    """A finite real number > 0, as a Python float."""
+    number = check_real(value, name)
+    if not number > 0:
+        raise ValueError(f"{name} must be > 0, got {number}")
+    return number
+
+
+def check_real(value: Any, name: str) -> float:
+    """A finite real number (Python or numpy scalar, or a one-element tensor), as a Python float."""
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise ValueError(f"{name} must be a single number, got {describe(value)}")
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {describe(value)}")
+    number = float(value)
+    if not np.isfinite(number):
+        raise ValueError(f"{name} must be finite, got {number}")
+    return number
+
+
+def check_int(value: Any, name: str, *, minimum: int | None = None) -> int:
+    """An integer (not a bool), optionally ``>= minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {describe(value)}")
+    number = int(value)
+    if minimum is not None and number < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {number}")
+    return number
+
+
+def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
+    """One of a fixed set of strings."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
+    return value
+
+
+def check_generator(generator: Any, name: str = "generator") -> torch.Generator | None:
+    """None or a ``torch.Generator``."""
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"{name} must be a torch.Generator or None, got {describe(generator)}")
+    return generator

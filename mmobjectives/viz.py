@@ -1,0 +1,238 @@
+"""Figures every notebook shares: 2-D densities with samples, score fields, loss curves, probability bars.
+
+Each function draws into ``ax`` when given (so widgets and multi-panel figures can compose them) and otherwise
+creates a new pyplot figure; it returns the ``Axes`` it drew on. Colours come from the Okabe–Ito palette, which
+stays distinguishable under the common forms of colour blindness.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+
+from ._checks import as_float_tensor, check_int, check_positive, describe
+
+__all__ = [
+    "PALETTE",
+    "grid_2d",
+    "plot_density_2d",
+    "plot_loss_curve",
+    "plot_probability_bars",
+    "plot_score_field",
+]
+
+#: Okabe & Ito (2008): black, orange, sky blue, bluish green, yellow, blue, vermillion, reddish purple.
+PALETTE: tuple[str, ...] = (
+    "#000000",
+    "#E69F00",
+    "#56B4E9",
+    "#009E73",
+    "#F0E442",
+    "#0072B2",
+    "#D55E00",
+    "#CC79A7",
+)
+DENSITY_CMAP = "Blues"
+MAGNITUDE_CMAP = "viridis"
+
+ArrayFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _axes(ax: Axes | None, figsize: tuple[float, float] = (5.0, 5.0)) -> Axes:
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    elif not isinstance(ax, Axes):
+        raise TypeError(f"ax must be a matplotlib Axes or None, got {describe(ax)}")
+    return ax
+
+
+def _limits(lim: float | Sequence[float]) -> tuple[float, float, float, float]:
+    if isinstance(lim, (int, float)):
+        half = check_positive(lim, "lim")
+        return (-half, half, -half, half)
+    values = tuple(float(v) for v in lim)
+    if len(values) != 4 or values[0] >= values[1] or values[2] >= values[3]:
+        raise ValueError(f"lim must be a positive number or (xmin, xmax, ymin, ymax) with min < max, got {lim!r}")
+    return values  # type: ignore[return-value]
+
+
+def grid_2d(lim: float | Sequence[float] = 6.0, n: int = 100) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
+    """A regular ``n``×``n`` grid over ``[-lim, lim]^2`` (or ``(xmin, xmax, ymin, ymax)``).
+
+    Returns ``(xx, yy, points)``: the two (n, n) coordinate arrays for contour plots and the (n·n, 2) float64
+    tensor of grid points to evaluate a density or score on.
+    """
+    n = check_int(n, "n", minimum=2)
+    x0, x1, y0, y1 = _limits(lim)
+    xs, ys = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
+    xx, yy = np.meshgrid(xs, ys)
+    points = torch.as_tensor(np.stack([xx.ravel(), yy.ravel()], axis=1), dtype=torch.float64)
+    return xx, yy, points
+
+
+def _log_prob_fn(density: Any) -> ArrayFn:
+    if hasattr(density, "log_prob") and callable(density.log_prob):
+        return density.log_prob
+    if callable(density):
+        return density
+    raise TypeError(f"density must have a .log_prob method or be a callable x -> log p(x), got {describe(density)}")
+
+
+def _score_fn(score: Any) -> ArrayFn:
+    if hasattr(score, "score") and callable(score.score):
+        return score.score
+    if callable(score):
+        return score
+    raise TypeError(f"score must have a .score method or be a callable x -> s(x), got {describe(score)}")
+
+
+@torch.no_grad()
+def _evaluate(fn: ArrayFn, points: torch.Tensor) -> np.ndarray:
+    out = fn(points)
+    return out.detach().to("cpu", torch.float64).numpy() if isinstance(out, torch.Tensor) else np.asarray(out)
+
+
+def plot_density_2d(
+    density: Any,
+    samples: Any = None,
+    *,
+    lim: float | Sequence[float] = 6.0,
+    n_grid: int = 150,
+    ax: Axes | None = None,
+    title: str | None = "density $p(x)$",
+    max_points: int = 2000,
+    sample_label: str = "samples",
+    colorbar: bool = False,
+) -> Axes:
+    """Filled contours of :math:`p(x)` (from ``density.log_prob`` or a callable ``log p``), with samples on top."""
+    ax = _axes(ax)
+    xx, yy, points = grid_2d(lim, n_grid)
+    log_p = _evaluate(_log_prob_fn(density), points).reshape(xx.shape)
+    filled = ax.contourf(xx, yy, np.exp(log_p), levels=20, cmap=DENSITY_CMAP)
+    if colorbar:
+        ax.figure.colorbar(filled, ax=ax, label="$p(x)$")
+    if samples is not None:
+        pts = as_float_tensor(samples, "samples").detach().cpu().numpy()
+        if pts.ndim != 2 or pts.shape[1] != 2:
+            raise ValueError(f"samples must be (n, 2), got {describe(samples)}")
+        pts = pts[:max_points]
+        ax.scatter(pts[:, 0], pts[:, 1], s=4, color=PALETTE[6], alpha=0.6, label=sample_label, rasterized=True)
+        ax.legend(loc="upper right", fontsize=8, framealpha=0.8)
+    x0, x1, y0, y1 = _limits(lim)
+    ax.set(xlim=(x0, x1), ylim=(y0, y1), xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_score_field(
+    score: Any,
+    *,
+    density: Any = None,
+    lim: float | Sequence[float] = 6.0,
+    n_arrows: int = 21,
+    kind: str = "quiver",
+    ax: Axes | None = None,
+    title: str | None = r"score $\nabla_x \log p(x)$",
+    normalize: bool = True,
+) -> Axes:
+    r"""The vector field :math:`s(x)` (``score.score`` or a callable) as arrows or streamlines over a density.
+
+    With ``normalize`` (the default) arrows have equal length and their colour shows :math:`\|s(x)\|`, so the
+    field stays readable where the score is huge (far from the data) and where it is tiny (at the modes).
+    """
+    if kind not in ("quiver", "stream"):
+        raise ValueError(f"kind must be 'quiver' or 'stream', got {kind!r}")
+    ax = _axes(ax)
+    if density is not None:
+        plot_density_2d(density, lim=lim, ax=ax, title=None)
+    xx, yy, points = grid_2d(lim, n_arrows if kind == "quiver" else max(n_arrows, 40))
+    field = _evaluate(_score_fn(score), points)
+    if field.shape != (points.shape[0], 2):
+        raise ValueError(f"score must map (n, 2) points to (n, 2) vectors, got output of shape {field.shape}")
+    u, v = field[:, 0].reshape(xx.shape), field[:, 1].reshape(xx.shape)
+    magnitude = np.hypot(u, v)
+    if kind == "quiver":
+        if normalize:
+            safe = np.where(magnitude > 0, magnitude, 1.0)
+            u, v = u / safe, v / safe
+        arrows = ax.quiver(xx, yy, u, v, magnitude, cmap=MAGNITUDE_CMAP, angles="xy", pivot="mid", width=0.004)
+        ax.figure.colorbar(arrows, ax=ax, label=r"$\|s(x)\|$", shrink=0.8)
+    else:
+        stream = ax.streamplot(xx, yy, u, v, color=magnitude, cmap=MAGNITUDE_CMAP, density=1.2, linewidth=0.8)
+        ax.figure.colorbar(stream.lines, ax=ax, label=r"$\|s(x)\|$", shrink=0.8)
+    x0, x1, y0, y1 = _limits(lim)
+    ax.set(xlim=(x0, x1), ylim=(y0, y1), xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_loss_curve(
+    loss: Any,
+    *,
+    floor: float | None = None,
+    floor_label: str = "optimum",
+    smooth: int = 25,
+    ax: Axes | None = None,
+    label: str = "training loss",
+    ylabel: str = "loss (nats)",
+    title: str | None = "loss during training",
+    color: str = PALETTE[5],
+) -> Axes:
+    """A loss curve (raw and running mean) with the known optimum as a dashed line when ``floor`` is given.
+
+    ``loss`` is a ``train.History`` or a sequence of numbers.
+    """
+    values = np.asarray(getattr(loss, "loss", loss), dtype=float)
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(f"loss must be a non-empty 1-D sequence of numbers, got {describe(loss)}")
+    smooth = check_int(smooth, "smooth", minimum=1)
+    ax = _axes(ax, figsize=(6.0, 3.5))
+    steps = np.arange(1, values.size + 1)
+    ax.plot(steps, values, color=color, alpha=0.3, linewidth=0.8)
+    # running mean over the last `smooth` steps (fewer at the start, so the curve begins at step 1)
+    cumulative = np.concatenate([[0.0], np.cumsum(values)])
+    lo = np.maximum(np.arange(values.size) + 1 - smooth, 0)
+    running = (cumulative[1:] - cumulative[lo]) / (np.arange(values.size) + 1 - lo)
+    ax.plot(steps, running, color=color, label=f"{label} (running mean)")
+    if floor is not None:
+        ax.axhline(float(floor), color=PALETTE[6], linestyle="--", label=f"{floor_label} = {float(floor):.3f}")
+    ax.set(xlabel="step", ylabel=ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_probability_bars(
+    probs: Any,
+    labels: Sequence[str] | None = None,
+    *,
+    highlight: int | None = None,
+    ax: Axes | None = None,
+    title: str | None = None,
+    ylabel: str = "probability",
+) -> Axes:
+    """A bar chart of a categorical distribution; the ``highlight`` bar (e.g. the true label) in another colour."""
+    p = as_float_tensor(probs, "probs").detach().cpu().numpy()
+    if p.ndim != 1 or p.size == 0:
+        raise ValueError(f"probs must be a non-empty 1-D vector, got {describe(probs)}")
+    names = [str(i) for i in range(p.size)] if labels is None else [str(s) for s in labels]
+    if len(names) != p.size:
+        raise ValueError(f"labels must have one name per probability ({p.size}), got {len(names)}")
+    ax = _axes(ax, figsize=(5.0, 3.0))
+    colours = [PALETTE[1] if i == highlight else PALETTE[5] for i in range(p.size)]
+    bars = ax.bar(names, p, color=colours)
+    for bar, value in zip(bars, p):
+        ax.annotate(f"{value:.2f}", (bar.get_x() + bar.get_width() / 2, value), ha="center", va="bottom", fontsize=8)
+    ax.set(ylim=(0, 1.08), ylabel=ylabel)
+    if title:
+        ax.set_title(title)
+    return ax
