@@ -32,7 +32,7 @@ lab: $(STAMP)
 # pytest's "no tests collected" (exit 5) is not a failure; every other non-zero exit is.
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/ruff format --check mmobjectives tests notebooks
 	$(BIN)/nbstripout --verify notebooks/*.ipynb
 	$(TEST_ENV) $(BIN)/python -m pytest tests notebooks $(NBVAL_FLAGS) -p no:cacheprovider -q -rs --durations=15 $(PYTEST_ARGS); \
 	  rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
@@ -45,11 +45,11 @@ notebooks: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/ruff format --check mmobjectives tests notebooks
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
-	$(BIN)/ruff format .
+	$(BIN)/ruff format mmobjectives tests notebooks
 	$(BIN)/nbstripout notebooks/*.ipynb
 
 clean:

@@ -98,7 +98,13 @@ def minibatches(
             )
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     check_generator(generator)
-    size = min(batch_size, n)
+    return _endless_batches(items, single, min(batch_size, n), generator)
+
+
+def _endless_batches(
+    items: tuple[torch.Tensor, ...], single: bool, size: int, generator: torch.Generator | None
+) -> Iterator[Batch]:
+    n = items[0].shape[0]
     while True:
         order = torch.randperm(n, generator=generator)
         for start in range(0, n - size + 1, size):

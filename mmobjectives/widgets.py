@@ -210,14 +210,14 @@ def softmax_temperature(logits: Any, temperature: float, label: int) -> SoftmaxS
     cross-entropy of ``label``, :math:`-\log p_{\text{label}}` — computed with log-softmax so that a tiny
     temperature gives 0·log 0 = 0 rather than NaN. Notebook 00, section "a first widget".
     """
-    z = check_finite(as_float_tensor(logits, "logits"), "logits")
+    z = check_finite(as_float_tensor(logits, "logits"), "logits").detach().cpu()
     if z.dim() != 1 or z.numel() < 2:
         raise ValueError(f"logits must be a 1-D vector of at least 2 class scores, got {describe(logits)}")
     temperature = check_positive(temperature, "temperature")
     label = check_int(label, "label", minimum=0)
     if label >= z.numel():
         raise ValueError(f"label must be a class index in [0, {z.numel() - 1}], got {label}")
-    log_p = torch.log_softmax(z / temperature, dim=0)
+    log_p = torch.log_softmax(check_finite(z / temperature, "logits / temperature"), dim=0)
     p = log_p.exp()
     entropy = float(-(p * log_p).sum())  # p·log p → 0 as p → 0: exp(log_p) * log_p is finite for finite log_p
     return SoftmaxSummary(
@@ -225,7 +225,7 @@ def softmax_temperature(logits: Any, temperature: float, label: int) -> SoftmaxS
         temperature=temperature,
         label=label,
         probs=p.numpy(),
-        entropy=max(entropy, 0.0),
+        entropy=max(entropy, 0.0) + 0.0,  # + 0.0 turns -0.0 into 0.0
         max_entropy=math.log(z.numel()),
         cross_entropy=float(-log_p[label]),
     )

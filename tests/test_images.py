@@ -98,9 +98,7 @@ def test_dataset_validates_fields(digits: ImageDataset) -> None:
     with pytest.raises(ValueError, match="name"):
         ImageDataset(digits.x_train, digits.y_train, digits.x_test, digits.y_test, name="cifar", source="x")
     with pytest.raises(ValueError, match="same number"):
-        ImageDataset(
-            digits.x_train, digits.y_train[:-1], digits.x_test, digits.y_test, name="digits", source="x"
-        )
+        ImageDataset(digits.x_train, digits.y_train[:-1], digits.x_test, digits.y_test, name="digits", source="x")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -219,9 +217,7 @@ class _Server:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(
-            ("127.0.0.1", 0), partial(Handler, directory=str(folder))
-        )
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(folder)))
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
         self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True)
         self.thread.start()
@@ -304,9 +300,7 @@ def test_server_serves_wrong_bytes(server: _Server, tmp_path: Path) -> None:
 
 def test_first_mirror_down_second_good(server: _Server, tmp_path: Path) -> None:
     root = tmp_path / "root"
-    data = load_mnist(
-        root, mirrors=[_dead_url(), server.url + "missing/", server.url], md5s=server.md5s, timeout=2
-    )
+    data = load_mnist(root, mirrors=[_dead_url(), server.url + "missing/", server.url], md5s=server.md5s, timeout=2)
     _assert_fake_mnist(data)
     assert not any(name.endswith(".part") for name in _names(root))
 
@@ -337,9 +331,7 @@ def test_missing_files_without_download(tmp_path: Path, monkeypatch: pytest.Monk
     assert not root.exists()
 
 
-@pytest.mark.parametrize(
-    "mirror", ["file:///etc/", "ftp://example.org/mnist/", "http://", "example.org/mnist"]
-)
+@pytest.mark.parametrize("mirror", ["file:///etc/", "ftp://example.org/mnist/", "http://", "example.org/mnist"])
 def test_non_http_mirror_is_rejected(tmp_path: Path, mirror: str) -> None:
     with pytest.raises(ValueError, match="mirrors"):
         load_mnist(tmp_path, mirrors=[mirror])

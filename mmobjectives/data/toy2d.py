@@ -225,7 +225,7 @@ def _check_noise(noise: float) -> float:
 
 
 def two_moons(n: int, noise: float = 0.08, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Two interleaved half circles (like scikit-learn's ``make_moons``), centred and scaled to about [-2, 2]^2."""
+    """Two interleaved half circles (like scikit-learn's ``make_moons``), scaled by 2: x in about [-3, 3], y in about [-1.5, 1.5]."""
     n = check_int(n, "n", minimum=1)
     noise = _check_noise(noise)
     check_generator(generator)

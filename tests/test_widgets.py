@@ -1,0 +1,409 @@
+"""Tests for mmobjectives.widgets: the softmax-temperature compute function, Panel and control_values."""
+
+from __future__ import annotations
+
+import math
+
+import ipywidgets as w
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from mmobjectives import widgets
+from mmobjectives.widgets import Panel, SoftmaxSummary, control_values, softmax_temperature, softmax_temperature_panel
+
+LOGITS = [2.0, 1.0, 0.5, 0.0, -1.0]
+NAMES = ["cat", "dog", "bird", "fish", "frog"]
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _reference(logits: list[float], temperature: float, label: int) -> tuple[np.ndarray, float, float]:
+    """Softmax, entropy and cross-entropy with plain numpy (moderate temperatures only)."""
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    e = np.exp(z - z.max())
+    p = e / e.sum()
+    entropy = float(-(p * np.log(p)).sum())
+    return p, entropy, float(-np.log(p[label]))
+
+
+# -- softmax_temperature ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("temperature", [0.1, 0.5, 1.0, 2.0, 10.0])
+@pytest.mark.parametrize("label", [0, 2, 4])
+def test_softmax_temperature_matches_numpy(temperature: float, label: int) -> None:
+    result = softmax_temperature(LOGITS, temperature, label)
+    probs, entropy, ce = _reference(LOGITS, temperature, label)
+    assert isinstance(result, SoftmaxSummary)
+    np.testing.assert_allclose(result.probs, probs, rtol=1e-12, atol=1e-300)
+    assert result.entropy == pytest.approx(entropy, rel=1e-12, abs=1e-15)
+    assert result.cross_entropy == pytest.approx(ce, rel=1e-12)
+    assert result.max_entropy == pytest.approx(math.log(5), rel=1e-15)
+    assert result.temperature == temperature and result.label == label
+    np.testing.assert_array_equal(result.logits, LOGITS)
+    assert result.probs.sum() == pytest.approx(1.0, abs=1e-12)
+
+
+def test_softmax_temperature_one_is_the_plain_softmax() -> None:
+    result = softmax_temperature(torch.tensor([1.0, 2.0, 3.0]), 1.0, 2)
+    expected = torch.softmax(torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64), dim=0).numpy()
+    np.testing.assert_allclose(result.probs, expected, rtol=1e-12)
+    assert result.cross_entropy == pytest.approx(-math.log(expected[2]), rel=1e-12)
+
+
+@pytest.mark.parametrize("temperature", [1e-2, 1e-3, 1e-6, 1e-12, 1e-300])
+def test_small_temperature_is_one_hot_with_zero_entropy(temperature: float) -> None:
+    for label in (0, 1):
+        result = softmax_temperature(LOGITS, temperature, label)
+        assert np.isfinite(result.probs).all()
+        assert np.isfinite(result.entropy) and np.isfinite(result.cross_entropy)
+        assert 0.0 <= result.entropy < 1e-9
+        assert math.copysign(1.0, result.entropy) == 1.0  # never -0.0 (it would print as "-0.000")
+        np.testing.assert_allclose(result.probs, [1.0, 0.0, 0.0, 0.0, 0.0], atol=1e-12)
+    assert softmax_temperature(LOGITS, temperature, 0).cross_entropy < 1e-9
+    # the wrong label costs the logit gap divided by T
+    assert softmax_temperature(LOGITS, temperature, 1).cross_entropy == pytest.approx(1.0 / temperature, rel=1e-6)
+
+
+def test_small_temperature_splits_ties_evenly() -> None:
+    result = softmax_temperature([3.0, 3.0, 0.0], 1e-4, 0)
+    np.testing.assert_allclose(result.probs, [0.5, 0.5, 0.0], atol=1e-12)
+    assert result.entropy == pytest.approx(math.log(2), rel=1e-9)
+    assert result.cross_entropy == pytest.approx(math.log(2), rel=1e-9)
+
+
+@pytest.mark.parametrize("temperature", [1e3, 1e6, 1e12])
+def test_large_temperature_is_uniform_with_max_entropy(temperature: float) -> None:
+    result = softmax_temperature(LOGITS, temperature, 3)
+    assert result.entropy == pytest.approx(math.log(5), abs=1e-5)
+    assert result.entropy <= result.max_entropy + 1e-12
+    np.testing.assert_allclose(result.probs, np.full(5, 0.2), atol=1e-3)
+    assert result.cross_entropy == pytest.approx(math.log(5), abs=1e-2)
+
+
+def test_entropy_increases_with_temperature() -> None:
+    temperatures = [0.05, 0.2, 0.5, 1.0, 2.0, 5.0, 20.0]
+    entropies = [softmax_temperature(LOGITS, t, 0).entropy for t in temperatures]
+    assert all(a < b for a, b in zip(entropies, entropies[1:]))
+
+
+def test_softmax_temperature_accepts_tensors_that_require_grad() -> None:
+    z = torch.tensor(LOGITS, requires_grad=True)
+    result = softmax_temperature(z, 1.0, 0)
+    probs, entropy, ce = _reference(LOGITS, 1.0, 0)
+    np.testing.assert_allclose(result.probs, probs, rtol=1e-6)
+    assert result.entropy == pytest.approx(entropy, rel=1e-6)
+    assert z.grad is None
+
+
+def test_softmax_temperature_accepts_numpy_and_int_logits() -> None:
+    a = softmax_temperature(np.array([2, 1, 0]), 1.0, 1)
+    b = softmax_temperature([2.0, 1.0, 0.0], 1.0, 1)
+    np.testing.assert_array_equal(a.probs, b.probs)
+    assert softmax_temperature(LOGITS, np.float64(2.0), np.int64(1)).label == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "exc", "name"),
+    [
+        ((LOGITS, 0.0, 0), ValueError, "temperature"),
+        ((LOGITS, -1.0, 0), ValueError, "temperature"),
+        ((LOGITS, float("nan"), 0), ValueError, "temperature"),
+        ((LOGITS, float("inf"), 0), ValueError, "temperature"),
+        ((LOGITS, "hot", 0), TypeError, "temperature"),
+        ((LOGITS, 1.0, 5), ValueError, "label"),
+        ((LOGITS, 1.0, -1), ValueError, "label"),
+        ((LOGITS, 1.0, 1.0), TypeError, "label"),
+        ((LOGITS, 1.0, True), TypeError, "label"),
+        (([[1.0, 2.0], [3.0, 4.0]], 1.0, 0), ValueError, "logits"),
+        (([1.0], 1.0, 0), ValueError, "logits"),
+        ((3.0, 1.0, 0), ValueError, "logits"),
+        (([1.0, float("nan"), 0.0], 1.0, 0), ValueError, "logits"),
+        (([1.0, float("inf"), 0.0], 1.0, 0), ValueError, "logits"),
+        ((["a", "b"], 1.0, 0), TypeError, "logits"),
+        ((LOGITS, 5e-324, 0), ValueError, "temperature"),  # logits / T overflows: an error, never a NaN
+    ],
+)
+def test_softmax_temperature_rejects_bad_input(args: tuple, exc: type, name: str) -> None:
+    with pytest.raises(exc, match=name):
+        softmax_temperature(*args)
+
+
+# -- softmax_temperature_panel --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("strict", [True, False])
+def test_panel_initial_state(strict: bool) -> None:
+    panel = softmax_temperature_panel(strict=strict)
+    assert panel.strict is strict
+    assert panel.error is None
+    assert isinstance(panel.figure, Figure)
+    assert panel.result.temperature == 1.0 and panel.result.label == 0
+    assert "T = 1.00" in panel.summary.value and "cat" in panel.summary.value
+    assert panel.values() == {"temperature": 1.0, "label": 0}
+    assert isinstance(panel.widget, w.VBox)
+
+
+def test_panel_temperature_slider_updates_result_and_summary() -> None:
+    panel = softmax_temperature_panel(strict=True)
+    before = panel.n_updates
+    panel.controls["temperature"].value = 2.0
+    assert panel.n_updates == before + 1
+    assert panel.result.temperature == 2.0
+    _, entropy, ce = _reference(LOGITS, 2.0, 0)
+    assert panel.result.entropy == pytest.approx(entropy, rel=1e-12)
+    assert "T = 2.00" in panel.summary.value
+    assert f"{entropy:.3f} nats" in panel.summary.value
+    assert f"{ce:.3f} nats" in panel.summary.value
+    panel.controls["temperature"].value = 0.1
+    assert panel.n_updates == before + 2
+    assert "T = 0.10" in panel.summary.value
+
+
+def test_panel_label_dropdown_changes_cross_entropy() -> None:
+    panel = softmax_temperature_panel(strict=True)
+    ce_cat = panel.result.cross_entropy
+    panel.controls["label"].value = 2
+    _, _, ce_bird = _reference(LOGITS, 1.0, 2)
+    assert panel.result.label == 2
+    assert panel.result.cross_entropy == pytest.approx(ce_bird, rel=1e-12)
+    assert panel.result.cross_entropy > ce_cat
+    assert "bird" in panel.summary.value and f"{ce_bird:.3f}" in panel.summary.value
+    assert panel.controls["label"].label == "bird"
+
+
+def test_panel_figure_shows_the_probabilities() -> None:
+    panel = softmax_temperature_panel(strict=True, temperature=0.5, label=3)
+    (ax,) = panel.figure.axes
+    np.testing.assert_allclose([b.get_height() for b in ax.patches], _reference(LOGITS, 0.5, 3)[0], rtol=1e-12)
+    assert [t.get_text() for t in ax.get_xticklabels()] == NAMES
+    assert "T = 0.50" in ax.get_title()
+
+
+def test_panel_custom_logits_and_names() -> None:
+    panel = softmax_temperature_panel([0.0, 3.0], ["no", "yes"], temperature=1.0, label=1, strict=True)
+    assert "yes" in panel.summary.value
+    _, _, ce = _reference([0.0, 3.0], 1.0, 1)
+    assert panel.result.cross_entropy == pytest.approx(ce, rel=1e-12)
+    with pytest.raises(ValueError, match="class_names"):
+        softmax_temperature_panel([0.0, 1.0], ["a", "b", "c"], strict=True)
+
+
+def test_panel_escapes_class_names_in_summary() -> None:
+    panel = softmax_temperature_panel([1.0, 0.0], ["<i>x</i>", "y"], strict=True)
+    assert "&lt;i&gt;x&lt;/i&gt;" in panel.summary.value
+    assert "<i>" not in panel.summary.value
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_panel_exercise_counts_and_restores(strict: bool) -> None:
+    panel = softmax_temperature_panel(strict=strict, temperature=2.0, label=1)
+    before = panel.n_updates
+    expected = sum(len(control_values(c)) for c in panel.controls.values())
+    tried = panel.exercise()
+    assert tried == expected == 7  # 3 slider values + 4 of the 5 labels
+    assert panel.n_updates - before >= tried
+    assert panel.values() == {"temperature": 2.0, "label": 1}
+    assert panel.result.temperature == 2.0 and panel.result.label == 1
+    assert panel.error is None
+
+
+def test_panel_strict_none_follows_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MMO_BUDGET", "smoke")
+    assert softmax_temperature_panel().strict is True
+    monkeypatch.setenv("MMO_BUDGET", "default")
+    assert softmax_temperature_panel().strict is False
+
+
+# -- Panel error behaviour ------------------------------------------------------------------------------------------
+def _compute(n: int, flag: bool = False, offset: int = 0) -> int:
+    if n == 7:
+        raise ValueError("seven is <bad>")
+    return 2 * n + offset + (100 if flag else 0)
+
+
+def _render(result: int, figure: Figure) -> str:
+    figure.add_subplot(1, 1, 1).plot([0, 1], [result, result])
+    return f"value {result}"
+
+
+def _slider(value: int = 1) -> w.IntSlider:
+    return w.IntSlider(value=value, min=0, max=14)  # exercise tries 0, 7, 14
+
+
+def test_panel_basic_update_cycle() -> None:
+    slider = _slider()
+    panel = Panel(_compute, _render, {"n": slider}, fixed={"offset": 1}, strict=True, exercise=False, title="T")
+    assert panel.result == 3 and panel.summary.value == "value 3" and panel.n_updates == 1
+    slider.value = 4
+    assert panel.result == 9 and panel.summary.value == "value 9" and panel.n_updates == 2
+    slider.value = 4  # no change, no update
+    assert panel.n_updates == 2
+    assert panel.update() == 9 and panel.n_updates == 3
+    assert isinstance(panel.figure, Figure)
+    assert "T" in panel.widget.children[0].value
+
+
+def test_panel_strict_setting_a_failing_value_raises() -> None:
+    slider = _slider()
+    panel = Panel(_compute, _render, {"n": slider}, strict=True, exercise=False)
+    with pytest.raises(ValueError, match="seven"):
+        slider.value = 7
+    assert isinstance(panel.error, ValueError)
+    assert "seven is &lt;bad&gt;" in panel.summary.value
+    slider.value = 2
+    assert panel.error is None and panel.result == 4
+
+
+def test_panel_strict_exercise_at_construction_names_control_and_value() -> None:
+    slider = _slider()
+    with pytest.raises(RuntimeError, match=r"'n'.*7") as info:
+        Panel(_compute, _render, {"n": slider}, strict=True, exercise=True)
+    assert isinstance(info.value.__cause__, ValueError)
+    assert slider.value == 1  # restored
+
+
+def test_panel_strict_defaults_to_exercising() -> None:
+    with pytest.raises(RuntimeError, match=r"'n'.*7"):
+        Panel(_compute, _render, {"n": _slider()}, strict=True)
+
+
+def test_panel_strict_exercise_when_the_failing_value_is_current() -> None:
+    """A value equal to the current one fires no change event; exercise must still try it."""
+    zeros = []
+
+    def compute(n: int) -> int:
+        if n == 0:
+            zeros.append(n)
+            if len(zeros) > 1:  # fine at construction, fails when exercise tries it again
+                raise ValueError("zero fails")
+        return n
+
+    with pytest.raises(RuntimeError, match=r"'n'.*\b0\b"):
+        Panel(compute, _render, {"n": w.IntSlider(value=0, min=0, max=14)}, strict=True, exercise=True)
+    assert len(zeros) == 2
+
+    seen = []
+    panel = Panel(lambda n: seen.append(n) or n, _render, {"n": w.IntSlider(value=7, min=0, max=14)}, strict=True)
+    assert seen[0] == 7 and set(seen[1:]) == {0, 7, 14}
+    assert panel.values() == {"n": 7}
+
+
+def test_panel_non_strict_stores_and_shows_the_error() -> None:
+    slider = _slider()
+    panel = Panel(_compute, _render, {"n": slider}, strict=False)
+    slider.value = 7  # no exception escapes
+    assert isinstance(panel.error, ValueError)
+    assert "ValueError" in panel.summary.value
+    assert "seven is &lt;bad&gt;" in panel.summary.value
+    assert panel.result == 2  # the last successful result is kept
+    assert panel.update() is None
+    slider.value = 5
+    assert panel.error is None
+    assert panel.result == 10 and panel.summary.value == "value 10"
+
+
+def test_panel_non_strict_exercise_does_not_raise() -> None:
+    slider = _slider(value=3)
+    panel = Panel(_compute, _render, {"n": slider}, strict=False, exercise=True)
+    assert slider.value == 3 and panel.result == 6 and panel.error is None
+    assert panel.exercise() == 3
+
+
+def test_panel_render_errors_are_handled_too() -> None:
+    def render(result: int, figure: Figure) -> str:
+        if result > 20:
+            raise KeyError("too big")
+        return "ok"
+
+    slider = _slider()
+    panel = Panel(_compute, render, {"n": slider}, strict=False)
+    slider.value = 12
+    assert isinstance(panel.error, KeyError) and "too big" in panel.summary.value
+    assert panel.result == 2
+    with pytest.raises(RuntimeError, match=r"'n'.*12") as info:
+        Panel(_compute, render, {"n": w.IntSlider(value=1, min=0, max=12)}, strict=True)
+    assert isinstance(info.value.__cause__, KeyError)
+
+
+def test_panel_exercises_every_control() -> None:
+    seen = set()
+
+    def compute(n: int, flag: bool, kind: str) -> tuple:
+        seen.add((n, flag, kind))
+        return (n, flag, kind)
+
+    controls = {
+        "n": w.IntSlider(value=2, min=0, max=4),
+        "flag": w.Checkbox(value=False),
+        "kind": w.Dropdown(options=["a", "b"], value="a"),
+    }
+    panel = Panel(compute, lambda r, f: str(r), controls, strict=True, exercise=False)
+    assert panel.exercise() == 3 + 2 + 2
+    values = {v for v, _, _ in seen}, {f for _, f, _ in seen}, {k for _, _, k in seen}
+    assert values == ({0, 2, 4}, {False, True}, {"a", "b"})
+    assert panel.values() == {"n": 2, "flag": False, "kind": "a"}
+
+
+def test_panel_rejects_bad_construction() -> None:
+    with pytest.raises(TypeError, match="compute"):
+        Panel(None, _render, {"n": _slider()}, strict=False)
+    with pytest.raises(TypeError, match="render"):
+        Panel(_compute, "render", {"n": _slider()}, strict=False)
+    with pytest.raises(ValueError, match="controls"):
+        Panel(_compute, _render, {}, strict=False)
+    with pytest.raises(TypeError, match="controls"):
+        Panel(_compute, _render, {"n": w.Button()}, strict=False)
+
+
+# -- control_values -------------------------------------------------------------------------------------------------
+def test_control_values_int_slider() -> None:
+    assert control_values(w.IntSlider(value=3, min=0, max=10)) == [0, 5, 10]
+    assert control_values(w.IntSlider(value=0, min=0, max=1)) == [0, 1]
+    assert control_values(w.IntSlider(value=2, min=-4, max=8)) == [-4, 2, 8]
+    values = control_values(w.IntSlider(value=1, min=1, max=4))
+    assert values[0] == 1 and values[-1] == 4 and len(values) == 3
+    assert all(isinstance(v, int) for v in values)
+
+
+def test_control_values_float_slider() -> None:
+    assert control_values(w.FloatSlider(value=0.3, min=0.0, max=1.0)) == [0.0, 0.5, 1.0]
+    assert control_values(w.FloatSlider(value=0.0, min=-2.0, max=6.0)) == [-2.0, 2.0, 6.0]
+
+
+def test_control_values_float_log_slider_are_actual_values() -> None:
+    slider = w.FloatLogSlider(value=1.0, base=10, min=-2, max=2)
+    values = control_values(slider)
+    np.testing.assert_allclose(values, [0.01, 1.0, 100.0], rtol=1e-12)
+    two = control_values(w.FloatLogSlider(value=2.0, base=2, min=0, max=4))
+    np.testing.assert_allclose(two, [1.0, 4.0, 16.0], rtol=1e-12)
+    for v in values:  # each is a value the slider accepts unchanged
+        slider.value = v
+        assert slider.value == pytest.approx(v, rel=1e-12)
+
+
+def test_control_values_dropdowns() -> None:
+    pairs = w.Dropdown(options=[("low", 10), ("mid", 20), ("high", 30)], value=20)
+    assert control_values(pairs) == [10, 20, 30]
+    assert control_values(w.Dropdown(options=["x", "y"], value="x")) == ["x", "y"]
+    many = w.Dropdown(options=[(f"o{i}", i) for i in range(10)], value=0)
+    chosen = control_values(many)
+    assert chosen[0] == 0 and chosen[-1] == 9 and len(chosen) == 4
+    assert len(set(chosen)) == len(chosen)
+    assert control_values(many, n=9) == list(range(10))
+
+
+def test_control_values_booleans_and_others() -> None:
+    assert control_values(w.Checkbox(value=True)) == [False, True]
+    assert control_values(w.ToggleButton(value=False)) == [False, True]
+    assert control_values(w.BoundedIntText(value=1, min=0, max=4)) == [0, 2, 4]
+    assert control_values(w.BoundedFloatText(value=1.0, min=0.0, max=3.0)) == [0.0, 1.5, 3.0]
+    assert control_values(w.Text(value="hello")) == ["hello"]
+
+
+def test_module_exports() -> None:
+    for name in widgets.__all__:
+        assert hasattr(widgets, name)
