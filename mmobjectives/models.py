@@ -6,14 +6,16 @@ Notebook 00 introduces :class:`MLP`; later notebooks add a dual encoder (01), a 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_int, describe
+from ._checks import check_int, check_positive, describe
 
-__all__ = ["MLP"]
+__all__ = ["MLP", "DualEncoder"]
 
 _ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
 
@@ -51,3 +53,74 @@ class MLP(nn.Module):
         if x.shape[-1] != self.in_dim:
             raise ValueError(f"x must have {self.in_dim} features in its last dimension, got shape {tuple(x.shape)}")
         return self.net(x)
+
+
+class DualEncoder(nn.Module):
+    r"""Two encoders into one embedding space, with a (learnable) temperature, as in CLIP. Notebook 01.
+
+    ``forward(a, b)`` returns ``(z_a, z_b, temperature)``: L2-normalised embeddings of both modalities and
+    :math:`\tau`, ready for ``losses.info_nce(z_a, z_b, temperature)``.
+
+    The temperature is stored as CLIP stores it, as the log of the logit scale, :math:`\log(1/\tau)`, so it stays
+    positive and is learned on a log scale. The logit scale :math:`1/\tau` is clamped at ``max_logit_scale`` = 100
+    (CLIP's clamp): without it the scale can grow until training becomes unstable.
+
+    Args:
+        encoder_a, encoder_b: modules mapping each modality to (N, D) features (same D).
+        init_temperature: :math:`\tau` at initialisation (CLIP: 0.07).
+        learn_temperature: make :math:`\log(1/\tau)` a parameter; otherwise a fixed buffer.
+        max_logit_scale: the clamp on :math:`1/\tau`.
+    """
+
+    def __init__(
+        self,
+        encoder_a: nn.Module,
+        encoder_b: nn.Module,
+        init_temperature: float = 0.07,
+        learn_temperature: bool = True,
+        max_logit_scale: float = 100.0,
+    ) -> None:
+        super().__init__()
+        if not isinstance(encoder_a, nn.Module) or not isinstance(encoder_b, nn.Module):
+            raise TypeError(
+                f"encoder_a and encoder_b must be nn.Modules, got {describe(encoder_a)} and {describe(encoder_b)}"
+            )
+        init_temperature = check_positive(init_temperature, "init_temperature")
+        self.max_logit_scale = check_positive(max_logit_scale, "max_logit_scale")
+        if 1.0 / init_temperature > self.max_logit_scale:
+            raise ValueError(
+                f"init_temperature must be >= 1/max_logit_scale = {1 / self.max_logit_scale:g}, got {init_temperature}"
+            )
+        self.encoder_a = encoder_a
+        self.encoder_b = encoder_b
+        log_scale = torch.tensor(math.log(1.0 / init_temperature))
+        if learn_temperature:
+            self.log_logit_scale = nn.Parameter(log_scale)
+        else:
+            self.register_buffer("log_logit_scale", log_scale)
+
+    @property
+    def logit_scale(self) -> torch.Tensor:
+        """:math:`1/\tau`, clamped at ``max_logit_scale`` (zero gradient while clamped, as in CLIP)."""
+        return self.log_logit_scale.exp().clamp(max=self.max_logit_scale)
+
+    @property
+    def temperature(self) -> torch.Tensor:
+        """:math:`\tau = 1/\text{logit scale}`, a 0-dim tensor in the graph."""
+        return 1.0 / self.logit_scale
+
+    def encode_a(self, a: torch.Tensor) -> torch.Tensor:
+        """Normalised embeddings of modality a."""
+        return F.normalize(self.encoder_a(a), dim=-1)
+
+    def encode_b(self, b: torch.Tensor) -> torch.Tensor:
+        """Normalised embeddings of modality b."""
+        return F.normalize(self.encoder_b(b), dim=-1)
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        z_a, z_b = self.encode_a(a), self.encode_b(b)
+        if z_a.shape[-1] != z_b.shape[-1]:
+            raise ValueError(
+                f"encoder_a and encoder_b must map to the same embedding size, got {z_a.shape[-1]} and {z_b.shape[-1]}"
+            )
+        return z_a, z_b, self.temperature

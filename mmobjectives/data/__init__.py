@@ -3,6 +3,19 @@
 Every generator of randomness takes ``generator=`` so a notebook cell is reproducible on its own.
 """
 
+from .captions import (
+    AttributeThresholds,
+    PairedDigits,
+    Tokenizer,
+    caption_for,
+    class_caption,
+    describe_attributes,
+    measure_attributes,
+    paired_digits,
+    parse_caption,
+    sample_captions,
+)
+from .correlated import correlated_gaussians, gaussian_log_ratio, gaussian_mi, rho_for_mi
 from .images import (
     MNIST_FILES,
     MNIST_MIRRORS,
@@ -17,16 +30,30 @@ from .images import (
 from .toy2d import GaussianMixture, checkerboard, ring, swiss_roll, two_modes, two_moons
 
 __all__ = [
+    "AttributeThresholds",
+    "PairedDigits",
+    "Tokenizer",
+    "caption_for",
+    "class_caption",
+    "describe_attributes",
+    "measure_attributes",
+    "paired_digits",
+    "parse_caption",
+    "sample_captions",
     "MNIST_FILES",
     "MNIST_MIRRORS",
     "DownloadError",
     "GaussianMixture",
     "ImageDataset",
     "checkerboard",
+    "correlated_gaussians",
+    "gaussian_log_ratio",
+    "gaussian_mi",
     "load_digits",
     "load_image_dataset",
     "load_mnist",
     "read_idx",
+    "rho_for_mi",
     "ring",
     "swiss_roll",
     "two_modes",

@@ -1,0 +1,174 @@
+r"""Contrastive objectives: InfoNCE / the CLIP loss, and SigLIP's pairwise sigmoid loss. Notebook 01.
+
+A batch of :math:`N` true pairs :math:`(x_i, y_i)` is embedded as :math:`a_i = f(x_i)`, :math:`b_i = g(y_i)`.
+With temperature :math:`\tau` the logits are :math:`s_{ij} = \langle a_i, b_j\rangle/\tau`, and the InfoNCE loss
+of pair :math:`i` is a cross-entropy over the :math:`N` candidates of the batch, the right one on the diagonal:
+
+.. math::
+    \ell_i^{a\to b} = -\log \frac{e^{s_{ii}}}{\sum_j e^{s_{ij}}}, \qquad
+    \ell_i^{b\to a} = -\log \frac{e^{s_{ii}}}{\sum_j e^{s_{ji}}}, \qquad
+    \ell_i = \tfrac12\big(\ell_i^{a\to b} + \ell_i^{b\to a}\big) \text{ (symmetric, CLIP)}.
+
+Both directions are computed with log-sum-exp (``torch.log_softmax``), so the loss and its gradient stay finite at
+:math:`\tau = 10^{-3}` where a naive :math:`\log\sum\exp` overflows.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .._checks import check_choice, check_finite, describe
+
+__all__ = ["info_nce", "info_nce_logits", "sigmoid_contrastive"]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _reduce(per_item: torch.Tensor, reduction: str) -> torch.Tensor:
+    if reduction == "mean":
+        return per_item.mean()
+    if reduction == "sum":
+        return per_item.sum()
+    return per_item
+
+
+def _check_features(z: torch.Tensor, name: str) -> torch.Tensor:
+    if not isinstance(z, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape (N, D), got {describe(z)}")
+    if not z.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor (embeddings), got {describe(z)}")
+    if z.dim() != 2:
+        raise ValueError(f"{name} must be 2-D (N, D): one embedding per row, got shape {tuple(z.shape)}")
+    if z.shape[0] < 1 or z.shape[1] < 1:
+        raise ValueError(f"{name} must hold at least one pair (N >= 1) of dimension D >= 1, got shape {tuple(z.shape)}")
+    return check_finite(z, name)
+
+
+def _temperature(temperature: float | torch.Tensor) -> float | torch.Tensor:
+    if isinstance(temperature, torch.Tensor):
+        if temperature.numel() != 1:
+            raise ValueError(f"temperature must be a float or a 0-dim tensor, got {describe(temperature)}")
+        value = float(temperature.detach())
+        if not value > 0 or value != value or value == float("inf"):
+            raise ValueError(f"temperature must be a finite number > 0, got {value}")
+        return temperature.reshape(())
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+        raise TypeError(f"temperature must be a float or a 0-dim tensor, got {describe(temperature)}")
+    if not temperature > 0 or temperature == float("inf"):
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature}")
+    return float(temperature)
+
+
+def info_nce_logits(logits: torch.Tensor, *, symmetric: bool = True, reduction: str = "mean") -> torch.Tensor:
+    r"""InfoNCE from an (N, N) logit matrix whose positives are on the diagonal.
+
+    Row loss :math:`\ell_i = -\log\operatorname{softmax}_j(s_{i\cdot})_i`; with ``symmetric`` the per-pair loss is
+    :math:`\tfrac12(\ell_i^{\text{row}} + \ell_i^{\text{col}})`. ``reduction``: ``"mean"`` (scalar), ``"sum"`` or
+    ``"none"`` ((N,) per pair). Identical to ``F.cross_entropy(logits, arange(N))`` (averaged with the transposed
+    matrix when symmetric). Notebook 01, section 1; a learned critic's scores go here in section 2.
+    """
+    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
+        raise TypeError(f"logits must be a floating-point tensor of shape (N, N), got {describe(logits)}")
+    if logits.dim() != 2 or logits.shape[0] != logits.shape[1] or logits.shape[0] < 1:
+        raise ValueError(f"logits must be a square (N, N) matrix with N >= 1, got shape {tuple(logits.shape)}")
+    check_finite(logits, "logits")
+    check_choice(reduction, "reduction", _REDUCTIONS)
+    if not isinstance(symmetric, bool):
+        raise TypeError(f"symmetric must be a bool, got {describe(symmetric)}")
+    work = logits.float() if logits.dtype in (torch.float16, torch.bfloat16) else logits
+    row = -torch.log_softmax(work, dim=1).diagonal()
+    if symmetric:
+        col = -torch.log_softmax(work, dim=0).diagonal()
+        per_pair = 0.5 * (row + col)
+    else:
+        per_pair = row
+    return _reduce(per_pair, reduction)
+
+
+def info_nce(
+    z_a: torch.Tensor,
+    z_b: torch.Tensor,
+    temperature: float | torch.Tensor = 0.07,
+    *,
+    symmetric: bool = True,
+    normalize: bool = True,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""The InfoNCE / CLIP loss of N pairs of embeddings (row i of ``z_a`` matches row i of ``z_b``).
+
+    .. math::
+        s_{ij} = \frac{\langle a_i, b_j\rangle}{\tau},\qquad
+        \ell_i = -\log\frac{e^{s_{ii}}}{\sum_j e^{s_{ij}}}\ \ (\text{averaged with } -\log\tfrac{e^{s_{ii}}}{\sum_j e^{s_{ji}}}
+        \text{ when symmetric})
+
+    Args:
+        z_a, z_b: (N, D) embeddings; with ``normalize`` rows are L2-normalised first (cosine similarity).
+        temperature: :math:`\tau > 0`, a float or a 0-dim tensor (learnable, as in :class:`~mmobjectives.models.DualEncoder`).
+        symmetric: average the a→b and b→a directions (CLIP). Without it, only a→b (rows).
+        normalize: L2-normalise rows of ``z_a`` and ``z_b``.
+        reduction: ``"mean"`` (scalar), ``"sum"`` or ``"none"`` ((N,), one loss per pair).
+
+    For unit-norm features it equals OpenCLIP's ``ClipLoss`` with ``logit_scale = 1/τ``. The mutual-information
+    view: :math:`I(X;Y) \ge \log N - \mathcal L` (``metrics.infonce_mi_bound``). Notebook 01, sections 1–2.
+    """
+    _check_features(z_a, "z_a")
+    _check_features(z_b, "z_b")
+    if z_a.shape != z_b.shape:
+        raise ValueError(
+            f"z_a and z_b must have the same shape (N pairs of D-dim embeddings), got {tuple(z_a.shape)} and {tuple(z_b.shape)}"
+        )
+    if z_a.device != z_b.device:
+        raise ValueError(f"z_a and z_b must be on the same device, got {z_a.device} and {z_b.device}")
+    tau = _temperature(temperature)
+    check_choice(reduction, "reduction", _REDUCTIONS)
+    if not isinstance(normalize, bool):
+        raise TypeError(f"normalize must be a bool, got {describe(normalize)}")
+    if z_a.dtype in (torch.float16, torch.bfloat16):
+        z_a, z_b = z_a.float(), z_b.float()
+    if normalize:
+        z_a, z_b = F.normalize(z_a, dim=1), F.normalize(z_b, dim=1)
+    logits = (z_a @ z_b.T) / tau
+    return info_nce_logits(logits, symmetric=symmetric, reduction=reduction)
+
+
+def sigmoid_contrastive(
+    z_a: torch.Tensor,
+    z_b: torch.Tensor,
+    temperature: float | torch.Tensor,
+    bias: float | torch.Tensor,
+    *,
+    normalize: bool = True,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""SigLIP's pairwise sigmoid loss: every (i, j) is an independent binary classification "is this a pair?".
+
+    .. math::
+        \mathcal L = -\frac1N \sum_{i=1}^N \sum_{j=1}^N \log \sigma\big(z_{ij}\,(\langle a_i, b_j\rangle/\tau + b)\big),
+        \qquad z_{ij} = \begin{cases} +1 & i = j\\ -1 & i \ne j\end{cases}
+
+    — a binary cross-entropy over the N² entries of the logit matrix, normalised by N as in Zhai et al. (2023); no
+    softmax over the batch, so no batch-wide normaliser. ``reduction="none"`` returns the (N,) row sums.
+    The bridge from contrastive learning to binary cross-entropy (notebook 01, section 3; notebook 02).
+    """
+    _check_features(z_a, "z_a")
+    _check_features(z_b, "z_b")
+    if z_a.shape != z_b.shape:
+        raise ValueError(f"z_a and z_b must have the same shape, got {tuple(z_a.shape)} and {tuple(z_b.shape)}")
+    tau = _temperature(temperature)
+    if isinstance(bias, torch.Tensor):
+        if bias.numel() != 1:
+            raise ValueError(f"bias must be a float or a 0-dim tensor, got {describe(bias)}")
+        check_finite(bias, "bias")
+        bias = bias.reshape(())
+    elif isinstance(bias, bool) or not isinstance(bias, (int, float)) or bias != bias or abs(bias) == float("inf"):
+        raise TypeError(f"bias must be a finite float or a 0-dim tensor, got {describe(bias)}")
+    check_choice(reduction, "reduction", _REDUCTIONS)
+    if z_a.dtype in (torch.float16, torch.bfloat16):
+        z_a, z_b = z_a.float(), z_b.float()
+    if normalize:
+        z_a, z_b = F.normalize(z_a, dim=1), F.normalize(z_b, dim=1)
+    logits = (z_a @ z_b.T) / tau + bias
+    signs = 2 * torch.eye(logits.shape[0], dtype=logits.dtype, device=logits.device) - 1
+    per_row = -F.logsigmoid(signs * logits).sum(dim=1)
+    return _reduce(per_row, reduction)

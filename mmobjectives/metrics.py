@@ -1,0 +1,114 @@
+r"""Measurements against known optima: MI bounds, embedding geometry, retrieval. Notebook 01 (and later ones).
+
+* :func:`infonce_mi_bound` — :math:`I(X;Y) \ge \log N - \mathcal L_{\text{InfoNCE}}`, never above :math:`\log N`.
+* :func:`alignment`, :func:`uniformity` — Wang & Isola (2020)'s two halves of the contrastive objective on the
+  hypersphere; :func:`uniformity_optimum` is the value of the uniform distribution on :math:`S^{d-1}`.
+* :func:`recall_at_k` — retrieval with the matches on the diagonal of a similarity matrix.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from ._checks import check_finite, check_int, check_positive, check_real, describe
+
+__all__ = ["alignment", "infonce_mi_bound", "recall_at_k", "uniformity", "uniformity_optimum"]
+
+
+def infonce_mi_bound(loss: float | torch.Tensor, n: int) -> float | torch.Tensor:
+    r"""The InfoNCE lower bound on mutual information, :math:`\log n - \mathcal L` (nats).
+
+    Since :math:`\mathcal L \ge 0`, the estimate can never exceed :math:`\log n` however large the true MI: the
+    batch size caps what InfoNCE can certify. Notebook 01, section 2.
+    """
+    n = check_int(n, "n", minimum=1)
+    if isinstance(loss, torch.Tensor):
+        check_finite(loss, "loss")
+        return math.log(n) - loss
+    return math.log(n) - check_real(loss, "loss")
+
+
+def _check_embeddings(z: torch.Tensor, name: str) -> torch.Tensor:
+    if not isinstance(z, torch.Tensor) or not z.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor (N, D), got {describe(z)}")
+    if z.dim() != 2 or z.shape[0] < 1:
+        raise ValueError(f"{name} must be 2-D (N, D) with N >= 1, got shape {tuple(z.shape)}")
+    return check_finite(z, name)
+
+
+def alignment(z_a: torch.Tensor, z_b: torch.Tensor, alpha: float = 2.0) -> torch.Tensor:
+    r"""Alignment of positive pairs, :math:`\mathbb E\,\|a_i - b_i\|^\alpha` (lower = pairs closer)."""
+    _check_embeddings(z_a, "z_a")
+    _check_embeddings(z_b, "z_b")
+    if z_a.shape != z_b.shape:
+        raise ValueError(f"z_a and z_b must have the same shape, got {tuple(z_a.shape)} and {tuple(z_b.shape)}")
+    alpha = check_positive(alpha, "alpha")
+    return (z_a - z_b).norm(dim=1).pow(alpha).mean()
+
+
+def uniformity(z: torch.Tensor, t: float = 2.0) -> torch.Tensor:
+    r"""Uniformity, :math:`\log \mathbb E_{i<j}\, e^{-t\|z_i - z_j\|^2}` over distinct pairs (lower = more spread).
+
+    Computed as a log-mean-exp over the :math:`N(N-1)/2` pairwise distances, so it never under- or overflows.
+    """
+    _check_embeddings(z, "z")
+    if z.shape[0] < 2:
+        raise ValueError(f"z must hold at least 2 embeddings to form a pair, got {z.shape[0]}")
+    t = check_positive(t, "t")
+    sq = torch.pdist(z, p=2).pow(2)
+    return torch.logsumexp(-t * sq, dim=0) - math.log(sq.numel())
+
+
+def uniformity_optimum(dim: int, t: float = 2.0, n_grid: int = 20001) -> float:
+    r"""Uniformity of the uniform distribution on the unit sphere :math:`S^{d-1}\subset\mathbb R^d` (``dim`` = d).
+
+    For independent uniform :math:`u, v`, :math:`\|u-v\|^2 = 2 - 2c` with :math:`c = \langle u, v\rangle`, whose
+    density is :math:`\propto (1-c^2)^{(d-3)/2}` on :math:`[-1, 1]`, so
+
+    .. math::
+        \log \mathbb E\, e^{-t\|u-v\|^2} = -2t + \log \frac{\int_{-1}^1 e^{2tc}(1-c^2)^{(d-3)/2}\,dc}
+        {\int_{-1}^1 (1-c^2)^{(d-3)/2}\,dc},
+
+    evaluated by quadrature in :math:`c = \cos\theta` (d = 2: :math:`-2t + \log I_0(2t)`; d = 3:
+    :math:`-2t + \log\frac{\sinh 2t}{2t}`). It is the lowest uniformity any distribution on the sphere reaches
+    as N → ∞ (Wang & Isola 2020). Notebook 01, section 3.
+    """
+    dim = check_int(dim, "dim", minimum=2)
+    t = check_positive(t, "t")
+    n_grid = check_int(n_grid, "n_grid", minimum=101)
+    # substitute c = cos(theta): dc (1-c^2)^((d-3)/2) = sin(theta)^(d-2) dtheta, smooth on [0, pi]
+    theta = np.linspace(0.0, np.pi, n_grid)
+    log_w = (dim - 2) * np.log(np.clip(np.sin(theta), 1e-300, None))
+    log_w[[0, -1]] = -np.inf if dim > 2 else 0.0
+    log_f = 2 * t * np.cos(theta) + log_w
+    trap = np.full(n_grid, math.log(1.0))
+    trap[[0, -1]] = math.log(0.5)  # trapezoid weights (the common step cancels in the ratio)
+
+    def _lse(values: np.ndarray) -> float:
+        top = np.max(values)
+        return float(top + np.log(np.sum(np.exp(values - top))))
+
+    return -2 * t + _lse(log_f + trap) - _lse(log_w + trap)
+
+
+def recall_at_k(similarity: torch.Tensor, k: int = 1) -> float:
+    r"""Retrieval recall@k: the fraction of rows whose match (on the diagonal) ranks in the top ``k`` of its row.
+
+    ``similarity[i, j]`` scores query i against candidate j. A tie with the match counts against it (rank = the
+    number of candidates scoring *at least* as high, other than the match), so a constant matrix scores 0, not 1.
+    For the other retrieval direction pass ``similarity.T``.
+    """
+    if not isinstance(similarity, torch.Tensor) or not similarity.is_floating_point():
+        raise TypeError(f"similarity must be a floating-point (N, N) tensor, got {describe(similarity)}")
+    if similarity.dim() != 2 or similarity.shape[0] != similarity.shape[1] or similarity.shape[0] < 1:
+        raise ValueError(f"similarity must be a square (N, N) matrix, got shape {tuple(similarity.shape)}")
+    check_finite(similarity, "similarity")
+    k = check_int(k, "k", minimum=1)
+    match = similarity.diagonal()[:, None]
+    n = similarity.shape[0]
+    ahead = (similarity >= match).sum(dim=1) - 1  # candidates ranked at or above the match, the match excluded
+    ahead = ahead.clamp_min(0)
+    return float((ahead < k).float().mean()) if n else 0.0
