@@ -15,7 +15,7 @@ from torch import nn
 
 from ._checks import check_int, check_positive, describe
 
-__all__ = ["MLP", "DualEncoder"]
+__all__ = ["MLP", "DualEncoder", "ImageEncoder", "TextEncoder"]
 
 _ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
 
@@ -124,3 +124,61 @@ class DualEncoder(nn.Module):
                 f"encoder_a and encoder_b must map to the same embedding size, got {z_a.shape[-1]} and {z_b.shape[-1]}"
             )
         return z_a, z_b, self.temperature
+
+
+class ImageEncoder(nn.Module):
+    """A small CNN for (N, 1, H, W) digit images (8×8 or 28×28) → (N, out_dim) features. Notebooks 01, 02.
+
+    Two 3×3 convolutions (32 and 64 channels; the second with stride 2 when the image is at least 16 pixels
+    wide) and an adaptive average pool to 4×4, then an MLP head. Small enough to train in seconds on a CPU.
+    """
+
+    def __init__(self, out_dim: int = 64, image_size: int = 8, channels: int = 32, hidden: int = 128) -> None:
+        super().__init__()
+        out_dim = check_int(out_dim, "out_dim", minimum=1)
+        image_size = check_int(image_size, "image_size", minimum=4)
+        channels = check_int(channels, "channels", minimum=1)
+        hidden = check_int(hidden, "hidden", minimum=1)
+        stride = 2 if image_size >= 16 else 1
+        self.image_size = image_size
+        self.features = nn.Sequential(
+            nn.Conv2d(1, channels, 3, padding=1),
+            nn.SiLU(),
+            nn.Conv2d(channels, 2 * channels, 3, padding=1, stride=stride),
+            nn.SiLU(),
+            nn.AdaptiveAvgPool2d(4),
+            nn.Flatten(),
+        )
+        self.head = MLP(2 * channels * 16, out_dim, (hidden,))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] != 1:
+            raise ValueError(f"images must be a (N, 1, H, W) tensor, got {describe(images)}")
+        return self.head(self.features(images))
+
+
+class TextEncoder(nn.Module):
+    """Token ids (N, T) → (N, out_dim): word embeddings averaged over non-padding tokens, then an MLP.
+
+    A bag of words — enough for captions whose words each carry one attribute ("a thick seven slanted right").
+    Notebook 01's text tower.
+    """
+
+    def __init__(self, vocab_size: int, out_dim: int = 64, embed_dim: int = 64, hidden: int = 128, pad_id: int = 0):
+        super().__init__()
+        vocab_size = check_int(vocab_size, "vocab_size", minimum=1)
+        self.pad_id = check_int(pad_id, "pad_id", minimum=0)
+        self.embed = nn.Embedding(vocab_size, check_int(embed_dim, "embed_dim", minimum=1), padding_idx=pad_id)
+        self.head = MLP(embed_dim, check_int(out_dim, "out_dim", minimum=1), (check_int(hidden, "hidden", minimum=1),))
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        if not isinstance(tokens, torch.Tensor) or tokens.dim() != 2 or tokens.is_floating_point():
+            raise ValueError(f"tokens must be a (N, T) integer tensor of token ids, got {describe(tokens)}")
+        if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.embed.num_embeddings):
+            raise ValueError(
+                f"tokens must be ids in [0, {self.embed.num_embeddings - 1}], got values in "
+                f"[{int(tokens.min())}, {int(tokens.max())}]"
+            )
+        mask = (tokens != self.pad_id).unsqueeze(-1).to(self.embed.weight.dtype)
+        summed = (self.embed(tokens) * mask).sum(dim=1)
+        return self.head(summed / mask.sum(dim=1).clamp_min(1.0))
