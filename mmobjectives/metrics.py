@@ -9,13 +9,24 @@ r"""Measurements against known optima: MI bounds, embedding geometry, retrieval.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
 
-from ._checks import check_finite, check_int, check_positive, check_real, describe
+from . import data, losses
+from ._checks import check_finite, check_generator, check_int, check_positive, check_real, describe
 
-__all__ = ["alignment", "infonce_mi_bound", "recall_at_k", "uniformity", "uniformity_optimum"]
+__all__ = [
+    "alignment",
+    "fisher_divergence",
+    "relative_fisher_divergence",
+    "infonce_mi_bound",
+    "optimal_critic_estimate",
+    "recall_at_k",
+    "uniformity",
+    "uniformity_optimum",
+]
 
 
 def infonce_mi_bound(loss: float | torch.Tensor, n: int) -> float | torch.Tensor:
@@ -111,4 +122,77 @@ def recall_at_k(similarity: torch.Tensor, k: int = 1) -> float:
     n = similarity.shape[0]
     ahead = (similarity >= match).sum(dim=1) - 1  # candidates ranked at or above the match, the match excluded
     ahead = ahead.clamp_min(0)
-    return float((ahead < k).float().mean()) if n else 0.0
+    return int((ahead < k).sum()) / n  # exact hits / N (a float32 mean would round 1/3)
+
+
+def optimal_critic_estimate(
+    mi: float,
+    n: int,
+    *,
+    dim: int = 20,
+    n_batches: int = 200,
+    temperature: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> tuple[float, float]:
+    r"""The InfoNCE MI estimate :math:`\log n - \mathcal L` of the *optimal* critic on correlated Gaussians.
+
+    The critic is the true log density ratio :math:`\log p(y\mid x)/p(y)` (``data.gaussian_log_ratio``), divided
+    by ``temperature`` (1 = optimal). Averaged over ``n_batches`` batches of ``n`` pairs with true MI ``mi`` nats
+    in ``dim`` dimensions; returns ``(estimate, standard_error)``. No learned critic can beat it in expectation:
+    it is the ceiling of the benchmark, below :math:`\min(I, \log n)`. Notebook 01, section 2.
+    """
+    mi = check_real(mi, "mi")
+    n = check_int(n, "n", minimum=1)
+    n_batches = check_int(n_batches, "n_batches", minimum=2)
+    temperature = check_positive(temperature, "temperature")
+    check_generator(generator)
+    rho = data.rho_for_mi(dim, mi)
+    values = torch.empty(n_batches, dtype=torch.float64)
+    for b in range(n_batches):
+        x, y = data.correlated_gaussians(n, dim, rho, generator=generator)
+        logits = data.gaussian_log_ratio(x, y, rho) / temperature
+        values[b] = losses.info_nce_logits(logits, symmetric=False)
+    estimates = math.log(n) - values
+    return float(estimates.mean()), float(estimates.std() / math.sqrt(n_batches))
+
+
+def _scores_at(fn: Callable[[torch.Tensor], torch.Tensor] | torch.Tensor, x: torch.Tensor, name: str) -> torch.Tensor:
+    out = fn(x) if callable(fn) else fn
+    if not isinstance(out, torch.Tensor) or out.shape != x.shape:
+        raise ValueError(f"{name} must give scores shaped like x {tuple(x.shape)}, got {describe(out)}")
+    return check_finite(out.detach().to(torch.float64), name)
+
+
+def fisher_divergence(
+    score_fn: Callable[[torch.Tensor], torch.Tensor] | torch.Tensor,
+    true_score: Callable[[torch.Tensor], torch.Tensor] | torch.Tensor,
+    x: torch.Tensor,
+) -> float:
+    r"""The Fisher divergence estimated on samples ``x``: :math:`\tfrac12\,\frac1N\sum_i\|s(x_i) - s^*(x_i)\|^2`.
+
+    ``score_fn`` and ``true_score`` are callables (N, D) → (N, D) or precomputed (N, D) tensors; evaluated without
+    gradients in float64. Measure it on samples of the distribution whose score ``true_score`` is (e.g. the noised
+    marginal for DSM). Notebook 03.
+    """
+    _check_embeddings(x, "x")
+    with torch.no_grad():
+        diff = _scores_at(score_fn, x, "score_fn") - _scores_at(true_score, x, "true_score")
+    return float(0.5 * (diff**2).sum(dim=1).mean())
+
+
+def relative_fisher_divergence(
+    score_fn: Callable[[torch.Tensor], torch.Tensor] | torch.Tensor,
+    true_score: Callable[[torch.Tensor], torch.Tensor] | torch.Tensor,
+    x: torch.Tensor,
+) -> float:
+    r"""Fisher divergence divided by :math:`\tfrac12\,\frac1N\sum_i\|s^*(x_i)\|^2`: 0 is perfect, 1 is as bad as
+    predicting a zero score everywhere. Scale-free, so comparable across noise levels. Notebook 03.
+    """
+    _check_embeddings(x, "x")
+    with torch.no_grad():
+        truth = _scores_at(true_score, x, "true_score")
+        diff = _scores_at(score_fn, x, "score_fn") - truth
+    denominator = float((truth**2).sum(dim=1).mean())
+    if denominator == 0.0:
+        raise ValueError("true_score is zero at every point of x: the relative Fisher divergence is undefined")
+    return float((diff**2).sum(dim=1).mean()) / denominator

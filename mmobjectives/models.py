@@ -15,7 +15,7 @@ from torch import nn
 
 from ._checks import check_int, check_positive, describe
 
-__all__ = ["MLP", "DualEncoder", "ImageEncoder", "TextEncoder"]
+__all__ = ["MLP", "DualEncoder", "ImageEncoder", "ScoreNet", "SeparableCritic", "TextEncoder"]
 
 _ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
 
@@ -182,3 +182,70 @@ class TextEncoder(nn.Module):
         mask = (tokens != self.pad_id).unsqueeze(-1).to(self.embed.weight.dtype)
         summed = (self.embed(tokens) * mask).sum(dim=1)
         return self.head(summed / mask.sum(dim=1).clamp_min(1.0))
+
+
+class SeparableCritic(nn.Module):
+    r"""A critic for InfoNCE's mutual-information estimate: :math:`f(x_i, y_j) = g(x_i)^\top h(y_j)`. Notebook 01.
+
+    ``forward(x, y)`` with x (N, dim_x), y (N, dim_y) returns the (N, N) matrix of scores, ready for
+    ``losses.info_nce_logits``. Separable critics cost O(N) network evaluations per batch (a concatenating critic
+    costs O(N²)), which is what lets CLIP-style training use large batches (Poole et al. 2019).
+    """
+
+    def __init__(self, dim_x: int, dim_y: int, embed_dim: int = 32, hidden: int = 256, activation: str = "relu"):
+        super().__init__()
+        self.g = MLP(dim_x, embed_dim, (hidden, hidden), activation)
+        self.h = MLP(dim_y, embed_dim, (hidden, hidden), activation)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if x.shape[0] != y.shape[0]:
+            raise ValueError(f"x and y must hold the same number of pairs, got {x.shape[0]} and {y.shape[0]}")
+        return self.g(x) @ self.h(y).T
+
+
+class ScoreNet(nn.Module):
+    r"""An MLP score model :math:`s_\theta(x) \approx \nabla_x\log p(x)` for low-dimensional data. Notebooks 03, 04.
+
+    Unconditional: ``forward(x)``. Noise-conditional (``noise_conditional=True``): ``forward(x, sigma)`` with
+    :math:`\sigma` a float or an (N,) tensor, fed in as Fourier features of :math:`\log\sigma`; the output is
+    divided by :math:`\sigma` (the score of noise of scale :math:`\sigma` is of order :math:`1/\sigma`, so the
+    network itself predicts an O(1) quantity, like :math:`-\varepsilon`). SiLU activations keep :math:`s_\theta`
+    smooth, which Hyvärinen's objective (it differentiates :math:`s_\theta`) needs.
+    """
+
+    def __init__(
+        self,
+        dim: int = 2,
+        hidden: int = 128,
+        n_layers: int = 3,
+        *,
+        noise_conditional: bool = False,
+        n_fourier: int = 8,
+    ) -> None:
+        super().__init__()
+        self.dim = check_int(dim, "dim", minimum=1)
+        self.noise_conditional = bool(noise_conditional)
+        n_layers = check_int(n_layers, "n_layers", minimum=1)
+        self.n_fourier = check_int(n_fourier, "n_fourier", minimum=1)
+        extra = 2 * self.n_fourier if self.noise_conditional else 0
+        if self.noise_conditional:
+            self.register_buffer("frequencies", torch.arange(1, self.n_fourier + 1, dtype=torch.float32) * 0.5)
+        self.net = MLP(self.dim + extra, self.dim, (check_int(hidden, "hidden", minimum=1),) * n_layers, "silu")
+
+    def forward(self, x: torch.Tensor, sigma: float | torch.Tensor | None = None) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[1] != self.dim:
+            raise ValueError(f"x must be a (N, {self.dim}) tensor, got {describe(x)}")
+        if not self.noise_conditional:
+            return self.net(x)
+        if sigma is None:
+            raise ValueError("sigma is required: this ScoreNet is noise-conditional (forward(x, sigma))")
+        sig = torch.as_tensor(sigma, dtype=x.dtype, device=x.device)
+        if sig.dim() == 0:
+            sig = sig.expand(x.shape[0])
+        if sig.shape != (x.shape[0],):
+            raise ValueError(f"sigma must be a float or an ({x.shape[0]},) tensor, got {describe(sigma)}")
+        if not bool((sig > 0).all()) or not bool(torch.isfinite(sig).all()):
+            raise ValueError(f"sigma must be finite and > 0, got values in [{float(sig.min())}, {float(sig.max())}]")
+        angles = torch.log(sig)[:, None] * self.frequencies.to(x.dtype)
+        features = torch.cat([x, torch.sin(angles), torch.cos(angles)], dim=1)
+        return self.net(features) / sig[:, None]

@@ -14,16 +14,21 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.axes import Axes
+from matplotlib.colors import to_hex
 
 from ._checks import as_float_tensor, check_int, check_positive, describe
 
 __all__ = [
     "PALETTE",
+    "class_colors",
     "grid_2d",
     "plot_density_2d",
     "plot_loss_curve",
     "plot_probability_bars",
+    "plot_circle_embeddings",
     "plot_score_field",
+    "plot_similarity_matrix",
+    "plot_vector_field",
 ]
 
 #: Okabe & Ito (2008): black, orange, sky blue, bluish green, yellow, blue, vermillion, reddish purple.
@@ -155,7 +160,27 @@ def plot_score_field(
     field = _evaluate(_score_fn(score), points)
     if field.shape != (points.shape[0], 2):
         raise ValueError(f"score must map (n, 2) points to (n, 2) vectors, got output of shape {field.shape}")
-    u, v = field[:, 0].reshape(xx.shape), field[:, 1].reshape(xx.shape)
+    return plot_vector_field(xx, yy, field, ax=ax, kind=kind, title=title, normalize=normalize)
+
+
+def plot_vector_field(
+    xx: np.ndarray,
+    yy: np.ndarray,
+    field: Any,
+    *,
+    ax: Axes | None = None,
+    kind: str = "quiver",
+    title: str | None = None,
+    normalize: bool = True,
+) -> Axes:
+    """Draw a precomputed 2-D vector field: ``field`` is (n·n, 2) on the grid ``xx, yy`` from :func:`grid_2d`."""
+    if kind not in ("quiver", "stream"):
+        raise ValueError(f"kind must be 'quiver' or 'stream', got {kind!r}")
+    values = np.asarray(field, dtype=float)
+    if values.shape != (xx.size, 2):
+        raise ValueError(f"field must be ({xx.size}, 2) for a grid of shape {xx.shape}, got shape {values.shape}")
+    ax = _axes(ax)
+    u, v = values[:, 0].reshape(xx.shape), values[:, 1].reshape(xx.shape)
     magnitude = np.hypot(u, v)
     if kind == "quiver":
         if normalize:
@@ -166,8 +191,7 @@ def plot_score_field(
     else:
         stream = ax.streamplot(xx, yy, u, v, color=magnitude, cmap=MAGNITUDE_CMAP, density=1.2, linewidth=0.8)
         ax.figure.colorbar(stream.lines, ax=ax, label=r"$\|s(x)\|$", shrink=0.8)
-    x0, x1, y0, y1 = _limits(lim)
-    ax.set(xlim=(x0, x1), ylim=(y0, y1), xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
+    ax.set(xlim=(xx.min(), xx.max()), ylim=(yy.min(), yy.max()), xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
     if title:
         ax.set_title(title)
     return ax
@@ -233,6 +257,80 @@ def plot_probability_bars(
     for bar, value in zip(bars, p):
         ax.annotate(f"{value:.2f}", (bar.get_x() + bar.get_width() / 2, value), ha="center", va="bottom", fontsize=8)
     ax.set(ylim=(0, 1.08), ylabel=ylabel)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def class_colors(n: int) -> list[str]:
+    """``n`` distinguishable colours: the Okabe–Ito palette up to 8 classes, matplotlib's tab10/tab20 beyond."""
+    n = check_int(n, "n", minimum=1)
+    if n <= len(PALETTE):
+        return list(PALETTE[:n])
+    cmap = plt.get_cmap("tab10" if n <= 10 else "tab20")
+    return [to_hex(cmap(i % cmap.N)) for i in range(n)]  # "#rrggbb" strings, like PALETTE
+
+
+def plot_circle_embeddings(
+    z: Any,
+    labels: Any = None,
+    *,
+    ax: Axes | None = None,
+    title: str | None = "embeddings on the unit circle",
+    label_names: Sequence[str] | None = None,
+    marker: str = "o",
+    size: float = 12.0,
+) -> Axes:
+    """2-D unit-norm embeddings on the unit circle, coloured by class (notebook 01's geometry section)."""
+    pts = as_float_tensor(z, "z").detach().cpu().numpy()
+    if pts.ndim != 2 or pts.shape[1] != 2:
+        raise ValueError(f"z must be (N, 2) embeddings, got {describe(z)}")
+    ax = _axes(ax)
+    angle = np.linspace(0, 2 * np.pi, 200)
+    ax.plot(np.cos(angle), np.sin(angle), color="0.8", linewidth=1, zorder=0)
+    if labels is None:
+        ax.scatter(pts[:, 0], pts[:, 1], s=size, color=PALETTE[5], marker=marker)
+    else:
+        lab = np.asarray(torch.as_tensor(labels).cpu())
+        classes = np.unique(lab)
+        colours = class_colors(int(classes.max()) + 1)
+        for c in classes:
+            sel = lab == c
+            name = label_names[int(c)] if label_names is not None else str(int(c))
+            ax.scatter(pts[sel, 0], pts[sel, 1], s=size, color=colours[int(c)], marker=marker, label=name, alpha=0.8)
+        ax.legend(fontsize=7, loc="center", ncol=2, frameon=False, title="class", title_fontsize=8)
+    ax.set(xlim=(-1.25, 1.25), ylim=(-1.25, 1.25), aspect="equal", xlabel="$z_1$", ylabel="$z_2$")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_similarity_matrix(
+    similarity: Any,
+    *,
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
+    ax: Axes | None = None,
+    title: str | None = "similarity",
+    cmap: str = "viridis",
+    colorbar_label: str = "similarity",
+    vmin: float | None = None,
+    vmax: float | None = None,
+) -> Axes:
+    """A heatmap of a similarity (or probability) matrix; the true pairs sit on the diagonal."""
+    mat = as_float_tensor(similarity, "similarity").detach().cpu().numpy()
+    if mat.ndim != 2:
+        raise ValueError(f"similarity must be a 2-D matrix, got {describe(similarity)}")
+    ax = _axes(ax, figsize=(5.5, 4.5))
+    image = ax.imshow(mat, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+    ax.figure.colorbar(image, ax=ax, label=colorbar_label, shrink=0.85)
+    for labels, setter, n in ((row_labels, ax.set_yticks, mat.shape[0]), (col_labels, ax.set_xticks, mat.shape[1])):
+        if labels is not None:
+            if len(labels) != n:
+                raise ValueError(f"got {len(labels)} tick labels for {n} rows/columns")
+            setter(range(n), labels, fontsize=7)
+    if col_labels is not None:
+        ax.tick_params(axis="x", labelrotation=60)
     if title:
         ax.set_title(title)
     return ax

@@ -29,11 +29,26 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from . import config, viz
+from . import config, data, losses, metrics, sampling, viz
 from ._checks import as_float_tensor, check_finite, check_int, check_positive, describe
 
 __all__ = [
+    "LangevinRun",
+    "MixtureField",
+    "ScoreError",
+    "langevin_panel",
+    "langevin_run",
+    "mixture_field",
+    "noise_level_panel",
+    "score_error",
+    "score_field_panel",
+    "ContrastiveTemperature",
+    "MIStaircase",
     "Panel",
+    "contrastive_temperature",
+    "contrastive_temperature_panel",
+    "mi_staircase",
+    "mi_staircase_panel",
     "SoftmaxSummary",
     "control_values",
     "softmax_temperature",
@@ -274,5 +289,383 @@ def softmax_temperature_panel(
         controls,
         fixed={"logits": list(logits)},
         title="Temperature of a softmax",
+        strict=strict,
+    )
+
+
+# -- notebook 01: the MI staircase at batch size N ------------------------------------------------------------------
+@dataclass(frozen=True)
+class MIStaircase:
+    """InfoNCE estimates of the optimal critic (scaled by 1/temperature) against the true MI, at batch size n."""
+
+    n: int
+    temperature: float
+    true_mi: tuple[float, ...]
+    estimates: tuple[float, ...]
+    standard_errors: tuple[float, ...]
+    log_n: float
+
+
+def mi_staircase(
+    n: int,
+    temperature: float,
+    *,
+    mis: Sequence[float] = (2.0, 4.0, 6.0, 8.0, 10.0),
+    dim: int = 20,
+    n_batches: int = 20,
+    seed: int = 0,
+) -> MIStaircase:
+    r"""The correlated-Gaussian benchmark with the *optimal* critic :math:`\log p(y|x)/p(y)` divided by
+    ``temperature``: for each true MI, the estimate :math:`\log n - \mathcal L`. Shows the :math:`\log n`
+    ceiling and what a mis-scaled critic (temperature ≠ 1) loses. Notebook 01, section 2 widget.
+    """
+    n = check_int(n, "n", minimum=2)
+    temperature = check_positive(temperature, "temperature")
+    generator = torch.Generator().manual_seed(int(seed))
+    results = [
+        metrics.optimal_critic_estimate(
+            mi, n, dim=dim, n_batches=n_batches, temperature=temperature, generator=generator
+        )
+        for mi in mis
+    ]
+    return MIStaircase(
+        n=n,
+        temperature=temperature,
+        true_mi=tuple(float(m) for m in mis),
+        estimates=tuple(r[0] for r in results),
+        standard_errors=tuple(r[1] for r in results),
+        log_n=math.log(n),
+    )
+
+
+def _render_mi(result: MIStaircase, figure: Figure) -> str:
+    ax = figure.add_subplot(1, 1, 1)
+    truth = np.array(result.true_mi)
+    ax.plot(truth, truth, color=viz.PALETTE[0], linestyle=":", label="true MI")
+    ax.axhline(result.log_n, color=viz.PALETTE[6], linestyle="--", label=f"log N = {result.log_n:.2f}")
+    ax.errorbar(
+        truth,
+        result.estimates,
+        yerr=2 * np.array(result.standard_errors),
+        marker="o",
+        color=viz.PALETTE[5],
+        label=f"optimal critic / T (T = {result.temperature:.2f})",
+    )
+    ax.set(
+        xlabel="true mutual information (nats)", ylabel="InfoNCE estimate (nats)", title=f"batch size N = {result.n}"
+    )
+    ax.set_ylim(0, max(truth.max(), result.log_n) + 0.5)
+    ax.legend(fontsize=8, loc="upper left")
+    ax.grid(alpha=0.3)
+    best = max(result.estimates)
+    return (
+        f"N = {result.n}, T = {result.temperature:.2f}: highest estimate {best:.2f} nats "
+        f"(never above log N = {result.log_n:.2f}); at true MI {result.true_mi[-1]:.0f} the estimate is "
+        f"{result.estimates[-1]:.2f}"
+    )
+
+
+def mi_staircase_panel(*, n_batches: int = 20, strict: bool | None = None) -> Panel:
+    """Notebook 01's MI widget: batch size N and critic temperature T → estimates vs truth and the log N ceiling."""
+    controls = {
+        "n": w.SelectionSlider(options=[4, 16, 64, 256, 1024], value=64, description="batch N"),
+        "temperature": w.FloatLogSlider(
+            value=1.0, base=10, min=-0.7, max=0.7, step=0.05, description="T", readout_format=".2f"
+        ),
+    }
+    return Panel(
+        mi_staircase,
+        _render_mi,
+        controls,
+        fixed={"n_batches": n_batches},
+        title="InfoNCE can never certify more than log N nats",
+        strict=strict,
+    )
+
+
+# -- notebook 01: temperature of the contrastive softmax ------------------------------------------------------------
+@dataclass(frozen=True)
+class ContrastiveTemperature:
+    """Row softmax over candidates and the per-pair symmetric InfoNCE loss at one temperature."""
+
+    temperature: float
+    probs: np.ndarray
+    per_pair_loss: np.ndarray
+    mean_loss: float
+
+
+def contrastive_temperature(similarity: Any, temperature: float) -> ContrastiveTemperature:
+    r"""For an (N, N) cosine-similarity matrix (true pairs on the diagonal): the softmax over candidates of each
+    row, :math:`p_{ij} = e^{s_{ij}/\tau}/\sum_k e^{s_{ik}/\tau}`, and the per-pair symmetric InfoNCE loss
+    (``losses.info_nce_logits(S/τ, reduction="none")``). Notebook 01, section 3 widget.
+    """
+    sim = check_finite(as_float_tensor(similarity, "similarity"), "similarity").detach().cpu()
+    if sim.dim() != 2 or sim.shape[0] != sim.shape[1] or sim.shape[0] < 2:
+        raise ValueError(f"similarity must be a square (N, N) matrix with N >= 2, got {describe(similarity)}")
+    temperature = check_positive(temperature, "temperature")
+    logits = sim / temperature
+    per_pair = losses.info_nce_logits(logits, reduction="none")
+    return ContrastiveTemperature(
+        temperature=temperature,
+        probs=torch.softmax(logits, dim=1).numpy(),
+        per_pair_loss=per_pair.numpy(),
+        mean_loss=float(per_pair.mean()),
+    )
+
+
+def _render_contrastive(result: ContrastiveTemperature, figure: Figure, names: Sequence[str]) -> str:
+    ax_p, ax_l = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1.3, 1]})
+    viz.plot_similarity_matrix(
+        result.probs,
+        row_labels=names,
+        col_labels=names,
+        ax=ax_p,
+        vmin=0,
+        vmax=1,
+        colorbar_label="p(candidate j | query i)",
+        title=f"softmax over candidates, τ = {result.temperature:.3f}",
+    )
+    ax_p.set(xlabel="candidate j", ylabel="query i")
+    ax_l.barh(list(names), result.per_pair_loss, color=viz.PALETTE[5])
+    ax_l.invert_yaxis()
+    ax_l.set(xlabel="per-pair loss (nats)", title="symmetric InfoNCE per pair")
+    hardest = int(np.argmax(result.per_pair_loss))
+    return (
+        f"τ = {result.temperature:.3f}: mean loss {result.mean_loss:.3f} nats; "
+        f"diagonal mass {np.mean(np.diag(result.probs)):.2f}; hardest pair: {html.escape(str(names[hardest]))} "
+        f"({result.per_pair_loss[hardest]:.3f} nats)"
+    )
+
+
+def contrastive_temperature_panel(
+    similarity: Any, names: Sequence[str] | None = None, *, temperature: float = 0.1, strict: bool | None = None
+) -> Panel:
+    """Notebook 01's temperature widget: τ → the softmax over candidates and the per-pair loss for ``similarity``."""
+    sim = as_float_tensor(similarity, "similarity")
+    labels = [str(i) for i in range(sim.shape[0])] if names is None else [str(n) for n in names]
+    controls = {
+        "temperature": w.FloatLogSlider(
+            value=temperature, base=10, min=-3, max=0.5, step=0.05, description="τ", readout_format=".3f"
+        )
+    }
+    return Panel(
+        contrastive_temperature,
+        lambda result, figure: _render_contrastive(result, figure, labels),
+        controls,
+        fixed={"similarity": sim},
+        figsize=(10.0, 3.8),
+        title="Temperature of the contrastive softmax",
+        strict=strict,
+    )
+
+
+# -- notebook 03: a mixture's density and score field --------------------------------------------------------------
+@dataclass(frozen=True)
+class MixtureField:
+    """A two-mode mixture and its exact score at the origin."""
+
+    mixture: data.GaussianMixture
+    score_at_origin: np.ndarray
+
+
+def mixture_field(weight_left: float, distance: float, std: float) -> MixtureField:
+    r"""``data.two_modes(weight_left, distance, std)`` and its score :math:`\nabla\log p` at the origin.
+
+    Notebook 03, section 1 widget: the score depends on the weights only through the responsibilities, which is why
+    the field far from the modes hardly tells the weights apart (the problem annealing solves, notebook 04).
+    """
+    mixture = data.two_modes(weight_left=weight_left, distance=distance, std=std)
+    return MixtureField(mixture, mixture.score(torch.zeros(1, 2, dtype=torch.float64))[0].numpy())
+
+
+def _render_mixture(result: MixtureField, figure: Figure) -> str:
+    ax_d, ax_s = figure.subplots(1, 2)
+    lim = 1.6 * float(result.mixture.means.abs().max()) + 3 * float(result.mixture.stds.max())
+    viz.plot_density_2d(result.mixture, ax=ax_d, lim=lim, title="density $p(x)$")
+    viz.plot_score_field(result.mixture, density=result.mixture, ax=ax_s, lim=lim, title=r"score $\nabla_x\log p(x)$")
+    w_left = float(result.mixture.weights[0])
+    sx, sy = result.score_at_origin
+    return (
+        f"weights {w_left:.2f} / {1 - w_left:.2f}, std {float(result.mixture.stds[0]):.2f}: "
+        f"score at the origin = ({sx:.2f}, {sy:.2f}) — it points to the heavier mode"
+    )
+
+
+def score_field_panel(*, strict: bool | None = None) -> Panel:
+    """Notebook 03's first widget: mixture weight, distance and spread → density and score field side by side."""
+    controls = {
+        "weight_left": w.FloatSlider(value=0.2, min=0.05, max=0.95, step=0.05, description="weight left"),
+        "distance": w.FloatSlider(value=3.0, min=1.0, max=6.0, step=0.5, description="distance"),
+        "std": w.FloatSlider(value=1.0, min=0.3, max=2.0, step=0.1, description="std"),
+    }
+    return Panel(
+        mixture_field, _render_mixture, controls, figsize=(10.0, 4.2), title="Density and score", strict=strict
+    )
+
+
+# -- notebook 03: learned vs analytic score at a noise level -------------------------------------------------------
+@dataclass(frozen=True)
+class ScoreError:
+    """Analytic and learned scores of the noised mixture on a grid, their error, and the relative Fisher divergence."""
+
+    sigma: float
+    noised: data.GaussianMixture
+    xx: np.ndarray
+    yy: np.ndarray
+    true_field: np.ndarray
+    learned_field: np.ndarray
+    error: np.ndarray
+    relative_fisher: float
+
+
+def score_error(
+    score_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    mixture: data.GaussianMixture,
+    sigma: float,
+    *,
+    lim: float = 6.0,
+    n_grid: int = 41,
+    n_samples: int = 4000,
+    seed: int = 0,
+) -> ScoreError:
+    r"""Compare a noise-conditional model ``score_fn(x, sigma)`` with the exact score of ``mixture.noised(sigma)``:
+    on a grid (fields and the error :math:`\|s_\theta - s^*\|`) and, on samples of :math:`q_\sigma`, the relative
+    Fisher divergence. Notebook 03, section 6 widget.
+    """
+    sigma = check_positive(sigma, "sigma")
+    noised = mixture.noised(sigma)
+    xx, yy, grid = viz.grid_2d(lim, n_grid)
+    generator = torch.Generator().manual_seed(int(seed))
+    samples = noised.sample(check_int(n_samples, "n_samples", minimum=2), generator=generator)
+
+    def learned(x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return score_fn(x.float(), torch.full((x.shape[0],), sigma)).double()
+
+    true_field = noised.score(grid).numpy()
+    learned_field = learned(grid).numpy()
+    return ScoreError(
+        sigma=sigma,
+        noised=noised,
+        xx=xx,
+        yy=yy,
+        true_field=true_field,
+        learned_field=learned_field,
+        error=np.linalg.norm(learned_field - true_field, axis=1).reshape(xx.shape),
+        relative_fisher=metrics.relative_fisher_divergence(learned, noised.score, samples),
+    )
+
+
+def _render_score_error(result: ScoreError, figure: Figure) -> str:
+    ax_t, ax_l, ax_e = figure.subplots(1, 3)
+    lim = float(result.xx.max())
+    viz.plot_score_field(
+        result.noised.score, density=result.noised, ax=ax_t, lim=lim, title=f"analytic score, σ = {result.sigma:g}"
+    )
+    viz.plot_density_2d(result.noised, ax=ax_l, lim=lim, title=None)
+    viz.plot_vector_field(result.xx, result.yy, result.learned_field, ax=ax_l, title="learned score")
+    image = ax_e.contourf(result.xx, result.yy, np.log10(result.error + 1e-3), levels=20, cmap="magma")
+    figure.colorbar(image, ax=ax_e, label=r"$\log_{10}\|s_\theta - s^*\|$", shrink=0.8)
+    log_q = result.noised.log_prob(torch.as_tensor(np.stack([result.xx.ravel(), result.yy.ravel()], 1)))
+    ax_e.contour(result.xx, result.yy, log_q.exp().numpy().reshape(result.xx.shape), levels=5, colors="white")
+    ax_e.set(aspect="equal", title="error (white: density contours)", xlabel="$x_1$", ylabel="$x_2$")
+    return (
+        f"σ = {result.sigma:g}: relative Fisher divergence on samples of q_σ = {result.relative_fisher:.4f}; "
+        f"error where the data are: {np.percentile(result.error, 5):.2f}, far from them: {result.error.max():.1f}"
+    )
+
+
+def noise_level_panel(
+    score_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    mixture: data.GaussianMixture,
+    sigmas: Sequence[float] = (0.1, 0.2, 0.5, 1.0, 2.0),
+    *,
+    value: float | None = None,
+    lim: float = 6.0,
+    strict: bool | None = None,
+) -> Panel:
+    """Notebook 03's σ widget: the noised density, analytic field, learned field and their error at each σ."""
+    options = [float(s) for s in sigmas]
+    controls = {"sigma": w.SelectionSlider(options=options, value=value or options[len(options) // 2], description="σ")}
+    return Panel(
+        score_error,
+        _render_score_error,
+        controls,
+        fixed={"score_fn": score_fn, "mixture": mixture, "lim": lim},
+        figsize=(14.0, 4.2),
+        title="Where is the learned score wrong?",
+        strict=strict,
+    )
+
+
+# -- notebook 03: Langevin step size --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LangevinRun:
+    """Samples after Langevin dynamics with the exact score, and their mean log-density against the truth's."""
+
+    step_size: float
+    n_steps: int
+    samples: np.ndarray
+    mean_log_p: float
+    reference_log_p: float
+    mixture: data.GaussianMixture
+
+
+def langevin_run(
+    step_size: float,
+    n_steps: int,
+    mixture: data.GaussianMixture,
+    *,
+    n_chains: int = 1000,
+    start_lim: float = 8.0,
+    seed: int = 0,
+) -> LangevinRun:
+    r"""Langevin from uniform noise on :math:`[-L, L]^2` with ``mixture.score``; returns the samples and the mean
+    :math:`\log p` of the samples next to that of exact samples (equal when the sampler is right). Notebook 03.
+    """
+    generator = torch.Generator().manual_seed(int(seed))
+    n_chains = check_int(n_chains, "n_chains", minimum=2)
+    start = (torch.rand(n_chains, mixture.dim, generator=generator, dtype=torch.float64) * 2 - 1) * start_lim
+    samples = sampling.langevin(mixture.score, start, step_size, n_steps, generator=generator)
+    assert isinstance(samples, torch.Tensor)
+    reference = mixture.sample(n_chains, generator=generator)
+    return LangevinRun(
+        step_size=float(step_size),
+        n_steps=int(n_steps),
+        samples=samples.numpy(),
+        mean_log_p=float(mixture.log_prob(samples).mean()),
+        reference_log_p=float(mixture.log_prob(reference).mean()),
+        mixture=mixture,
+    )
+
+
+def _render_langevin(result: LangevinRun, figure: Figure) -> str:
+    ax = figure.add_subplot(1, 1, 1)
+    viz.plot_density_2d(
+        result.mixture,
+        result.samples,
+        ax=ax,
+        title=f"Langevin: η = {result.step_size:.3g}, {result.n_steps} steps",
+        sample_label="Langevin samples",
+    )
+    return (
+        f"η = {result.step_size:.3g}, {result.n_steps} steps: mean log p of the samples {result.mean_log_p:.3f} "
+        f"vs {result.reference_log_p:.3f} for exact samples"
+    )
+
+
+def langevin_panel(mixture: data.GaussianMixture, *, n_chains: int = 1000, strict: bool | None = None) -> Panel:
+    """Notebook 03's Langevin widget: step size and number of steps → where the chains end up."""
+    controls = {
+        "step_size": w.FloatLogSlider(value=0.01, base=10, min=-4, max=-0.5, step=0.1, description="η"),
+        "n_steps": w.IntSlider(value=200, min=10, max=600, step=10, description="steps"),
+    }
+    return Panel(
+        langevin_run,
+        _render_langevin,
+        controls,
+        fixed={"mixture": mixture, "n_chains": n_chains},
+        figsize=(5.5, 5.0),
+        title="Langevin dynamics with the exact score",
         strict=strict,
     )

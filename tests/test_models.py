@@ -162,3 +162,119 @@ def test_dual_encoder_rejects_bad_input() -> None:
     mismatched = models.DualEncoder(MLP(3, 4, hidden=()), MLP(5, 6, hidden=()))
     with pytest.raises(ValueError, match="embedding size"):
         mismatched(torch.randn(2, 3), torch.randn(2, 5))
+
+
+# -- ImageEncoder -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("size", [8, 28])
+def test_image_encoder_output_shape(size: int) -> None:
+    torch.manual_seed(0)
+    encoder = models.ImageEncoder(out_dim=6, image_size=size, channels=4, hidden=8)
+    out = encoder(torch.randn(3, 1, size, size))
+    assert out.shape == (3, 6)
+    assert torch.isfinite(out).all()
+
+
+def test_image_encoder_strides_only_large_images() -> None:
+    small = models.ImageEncoder(image_size=8, channels=4, hidden=8)
+    large = models.ImageEncoder(image_size=28, channels=4, hidden=8)
+    assert small.features[2].stride == (1, 1)
+    assert large.features[2].stride == (2, 2)
+
+
+@pytest.mark.parametrize("shape", [(2, 8, 8), (2, 3, 8, 8), (2, 1, 1, 8, 8)])
+def test_image_encoder_rejects_bad_shapes(shape: tuple[int, ...]) -> None:
+    encoder = models.ImageEncoder(out_dim=4, channels=4, hidden=8)
+    with pytest.raises(ValueError, match="images"):
+        encoder(torch.randn(*shape))
+
+
+def test_image_encoder_rejects_non_tensors() -> None:
+    encoder = models.ImageEncoder(out_dim=4, channels=4, hidden=8)
+    with pytest.raises(ValueError, match="images"):
+        encoder([[[[0.0] * 8] * 8]])
+
+
+def test_image_encoder_gradients_reach_every_parameter() -> None:
+    torch.manual_seed(0)
+    encoder = models.ImageEncoder(out_dim=4, channels=4, hidden=8)
+    encoder(torch.randn(2, 1, 8, 8)).pow(2).sum().backward()
+    for name, param in encoder.named_parameters():
+        assert param.grad is not None, name
+        assert torch.isfinite(param.grad).all(), name
+        assert param.grad.abs().sum() > 0, name
+
+
+# -- TextEncoder --------------------------------------------------------------------------------------------------
+def test_text_encoder_output_shape() -> None:
+    torch.manual_seed(0)
+    encoder = models.TextEncoder(vocab_size=10, out_dim=5, embed_dim=6, hidden=8)
+    assert encoder(torch.randint(1, 10, (4, 7))).shape == (4, 5)
+
+
+def test_text_encoder_ignores_padding() -> None:
+    torch.manual_seed(0)
+    encoder = models.TextEncoder(vocab_size=10, out_dim=5, embed_dim=6, hidden=8, pad_id=0)
+    with torch.no_grad():  # make the pad row non-zero: only the mask may keep pads out of the mean
+        encoder.embed.weight[0].fill_(3.0)
+    tokens = torch.tensor([[3, 1, 4], [5, 9, 2]])
+    padded = torch.cat([tokens, torch.zeros(2, 4, dtype=torch.long)], dim=1)
+    torch.testing.assert_close(encoder(padded), encoder(tokens))
+    # padding in the middle too: only which words occur (and how often) matters
+    torch.testing.assert_close(encoder(torch.tensor([[3, 0, 1, 0, 4]])), encoder(tokens[:1]))
+
+
+def test_text_encoder_mean_is_over_real_tokens() -> None:
+    torch.manual_seed(0)
+    encoder = models.TextEncoder(vocab_size=10, out_dim=5, embed_dim=6, hidden=8)
+    tokens = torch.tensor([[3, 1, 4, 0, 0]])
+    expected = encoder.head(encoder.embed.weight[[3, 1, 4]].mean(dim=0, keepdim=True))
+    torch.testing.assert_close(encoder(tokens), expected)
+
+
+def test_text_encoder_non_default_pad_id() -> None:
+    torch.manual_seed(0)
+    encoder = models.TextEncoder(vocab_size=10, out_dim=5, embed_dim=6, hidden=8, pad_id=9)
+    torch.testing.assert_close(encoder(torch.tensor([[3, 1, 9, 9]])), encoder(torch.tensor([[3, 1]])))
+    # 0 is an ordinary word now
+    assert not torch.allclose(encoder(torch.tensor([[3, 1, 0]])), encoder(torch.tensor([[3, 1]])))
+
+
+def test_text_encoder_all_pad_row_is_finite() -> None:
+    torch.manual_seed(0)
+    encoder = models.TextEncoder(vocab_size=10, out_dim=5, embed_dim=6, hidden=8)
+    out = encoder(torch.tensor([[0, 0, 0], [1, 2, 0]]))
+    assert out.shape == (2, 5)
+    assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("tokens", [torch.tensor([[1, 10]]), torch.tensor([[-1, 2]])])
+def test_text_encoder_rejects_out_of_range_ids(tokens: torch.Tensor) -> None:
+    encoder = models.TextEncoder(vocab_size=10, out_dim=5, embed_dim=6, hidden=8)
+    with pytest.raises(ValueError, match="tokens"):
+        encoder(tokens)
+
+
+@pytest.mark.parametrize("tokens", [torch.tensor([[1.0, 2.0]]), torch.tensor([1, 2]), [[1, 2]]])
+def test_text_encoder_rejects_float_or_misshapen_tokens(tokens) -> None:
+    encoder = models.TextEncoder(vocab_size=10, out_dim=5, embed_dim=6, hidden=8)
+    with pytest.raises(ValueError, match="tokens"):
+        encoder(tokens)
+
+
+# -- SeparableCritic ----------------------------------------------------------------------------------------------
+def test_separable_critic_is_an_inner_product_of_its_towers() -> None:
+    torch.manual_seed(0)
+    critic = models.SeparableCritic(dim_x=3, dim_y=2, embed_dim=4, hidden=8)
+    x, y = torch.randn(5, 3), torch.randn(5, 2)
+    scores = critic(x, y)
+    assert scores.shape == (5, 5)
+    gx, hy = critic.g(x), critic.h(y)
+    expected = torch.stack([torch.stack([(gx[i] * hy[j]).sum() for j in range(5)]) for i in range(5)])
+    torch.testing.assert_close(scores, expected)
+    assert not torch.allclose(scores, scores.T)  # g and h are different networks
+
+
+def test_separable_critic_rejects_different_batch_sizes() -> None:
+    critic = models.SeparableCritic(dim_x=3, dim_y=2, embed_dim=4, hidden=8)
+    with pytest.raises(ValueError, match="same number"):
+        critic(torch.randn(5, 3), torch.randn(4, 2))

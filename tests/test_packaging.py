@@ -68,6 +68,7 @@ LAYERS = {
     "metrics": 4,
     "distributed": 4,
     "viz": 5,
+    "exercises": 5,
     "widgets": 6,
 }
 
@@ -117,7 +118,18 @@ def test_imports_point_down_the_layers(path: Path) -> None:
 
 
 def _public_callables():
-    for name in ["config", "data", "models", "train", "viz", "widgets"]:
+    for name in [
+        "config",
+        "data",
+        "models",
+        "losses",
+        "train",
+        "metrics",
+        "distributed",
+        "viz",
+        "widgets",
+        "exercises",
+    ]:
         module = importlib.import_module(f"mmobjectives.{name}")
         for attr in getattr(module, "__all__", []):
             obj = getattr(module, attr)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -263,3 +265,108 @@ def test_palette() -> None:
     assert len(viz.PALETTE) == 8
     assert len(set(viz.PALETTE)) == 8
     assert all(len(c) == 7 and c.startswith("#") for c in viz.PALETTE)
+
+
+# -- class_colors -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("n", [1, 3, 8])
+def test_class_colors_okabe_ito_prefix(n: int) -> None:
+    assert viz.class_colors(n) == list(viz.PALETTE[:n])
+
+
+@pytest.mark.parametrize("n", [9, 10, 15])
+def test_class_colors_beyond_the_palette_are_distinct(n: int) -> None:
+    colours = viz.class_colors(n)
+    assert len(colours) == n
+    assert all(isinstance(c, str) and c.startswith("#") for c in colours)
+    assert len({to_hex(c) for c in colours}) == n
+
+
+@pytest.mark.parametrize("n", [0, -2])
+def test_class_colors_rejects_n_below_one(n: int) -> None:
+    with pytest.raises(ValueError, match="n"):
+        viz.class_colors(n)
+
+
+def test_class_colors_rejects_non_integers() -> None:
+    with pytest.raises(TypeError):
+        viz.class_colors(2.5)
+
+
+# -- plot_circle_embeddings -----------------------------------------------------------------------------------------
+def _circle_points(n: int = 12) -> torch.Tensor:
+    angle = torch.linspace(0, 2 * math.pi, n + 1)[:-1]
+    return torch.stack([angle.cos(), angle.sin()], dim=1)
+
+
+def test_plot_circle_embeddings_without_labels() -> None:
+    z = _circle_points()
+    ax = viz.plot_circle_embeddings(z, title="my title")
+    assert isinstance(ax, Axes)
+    assert ax.get_title() == "my title"
+    scatters = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert len(scatters) == 1
+    np.testing.assert_allclose(scatters[0].get_offsets(), z.numpy(), atol=1e-6)
+    assert ax.get_xlim() == pytest.approx((-1.25, 1.25))
+
+
+def test_plot_circle_embeddings_one_collection_per_class() -> None:
+    z = _circle_points(12)
+    labels = torch.tensor([0, 1, 2] * 4)
+    fig, given = plt.subplots()
+    ax = viz.plot_circle_embeddings(z, labels, ax=given, label_names=["zero", "one", "two"])
+    assert ax is given
+    assert ax.get_title() == "embeddings on the unit circle"
+    scatters = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert len(scatters) == 3
+    for c, scatter in enumerate(scatters):
+        np.testing.assert_allclose(scatter.get_offsets(), z[labels == c].numpy(), atol=1e-6)
+        assert to_hex(scatter.get_facecolor()[0]) == to_hex(viz.PALETTE[c])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["zero", "one", "two"]
+
+
+def test_plot_circle_embeddings_colours_stay_with_their_class() -> None:
+    # classes 1 and 3 only: each keeps its own colour, as in a plot of all classes
+    ax = viz.plot_circle_embeddings(_circle_points(4), np.array([1, 3, 1, 3]), title=None)
+    scatters = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert [to_hex(s.get_facecolor()[0]) for s in scatters] == [to_hex(viz.PALETTE[1]), to_hex(viz.PALETTE[3])]
+    assert ax.get_title() == ""
+
+
+@pytest.mark.parametrize("z", [torch.zeros(4, 3), torch.zeros(4), torch.zeros(2, 4, 2)])
+def test_plot_circle_embeddings_rejects_wrong_shapes(z: torch.Tensor) -> None:
+    with pytest.raises(ValueError, match="z"):
+        viz.plot_circle_embeddings(z)
+
+
+# -- plot_similarity_matrix -----------------------------------------------------------------------------------------
+def test_plot_similarity_matrix_shows_the_matrix() -> None:
+    sim = torch.tensor([[1.0, 0.2, -0.3], [0.1, 0.9, 0.0], [0.4, -0.5, 0.8]])
+    ax = viz.plot_similarity_matrix(sim, row_labels=["a", "b", "c"], col_labels=["x", "y", "z"], title="S")
+    assert isinstance(ax, Axes)
+    assert ax.get_title() == "S"
+    (image,) = ax.get_images()
+    np.testing.assert_allclose(np.asarray(image.get_array()), sim.numpy())
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b", "c"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["x", "y", "z"]
+
+
+def test_plot_similarity_matrix_rectangular_with_limits_and_given_ax() -> None:
+    mat = np.arange(6, dtype=float).reshape(2, 3) / 6
+    fig, given = plt.subplots()
+    ax = viz.plot_similarity_matrix(mat, ax=given, vmin=0, vmax=1)
+    assert ax is given
+    (image,) = ax.get_images()
+    np.testing.assert_allclose(np.asarray(image.get_array()), mat)
+    assert image.get_clim() == (0, 1)
+
+
+@pytest.mark.parametrize(("rows", "cols"), [(["a", "b"], None), (None, ["x", "y", "z", "w"])])
+def test_plot_similarity_matrix_rejects_wrong_tick_label_counts(rows, cols) -> None:
+    with pytest.raises(ValueError, match="tick labels"):
+        viz.plot_similarity_matrix(np.eye(3), row_labels=rows, col_labels=cols)
+
+
+@pytest.mark.parametrize("similarity", [[0.1, 0.2, 0.3], np.zeros((2, 2, 2))])
+def test_plot_similarity_matrix_rejects_non_matrices(similarity) -> None:
+    with pytest.raises(ValueError, match="similarity"):
+        viz.plot_similarity_matrix(similarity)

@@ -407,3 +407,138 @@ def test_control_values_booleans_and_others() -> None:
 def test_module_exports() -> None:
     for name in widgets.__all__:
         assert hasattr(widgets, name)
+
+
+# -- mi_staircase (notebook 01) -----------------------------------------------------------------------------------
+def test_mi_staircase_fields_and_ceiling() -> None:
+    result = widgets.mi_staircase(8, 0.5, mis=(1.0, 4.0, 10.0), dim=4, n_batches=3, seed=1)
+    assert isinstance(result, widgets.MIStaircase)
+    assert result.n == 8 and result.temperature == 0.5
+    assert result.true_mi == (1.0, 4.0, 10.0)
+    assert len(result.estimates) == len(result.standard_errors) == 3
+    assert result.log_n == pytest.approx(math.log(8))
+    assert all(math.isfinite(e) for e in result.estimates)
+    assert all(s >= 0 for s in result.standard_errors)
+    assert max(result.estimates) <= result.log_n + 1e-9
+    # at MI 10 ≫ log 8 a sharp critic saturates: the estimate approaches the ceiling from below
+    assert result.estimates[-1] > result.log_n - 0.5
+
+
+@pytest.mark.parametrize(("n", "temperature"), [(4, 0.2), (16, 1.0), (64, 5.0)])
+def test_mi_staircase_never_exceeds_log_n(n: int, temperature: float) -> None:
+    result = widgets.mi_staircase(n, temperature, mis=(2.0, 10.0), dim=4, n_batches=2, seed=0)
+    assert all(e <= math.log(n) + 1e-9 for e in result.estimates)
+
+
+def test_mi_staircase_optimal_temperature_beats_a_mis_scaled_critic() -> None:
+    best = widgets.mi_staircase(64, 1.0, mis=(10.0,), n_batches=30, seed=0)
+    blunt = widgets.mi_staircase(64, 3.0, mis=(10.0,), n_batches=30, seed=0)
+    noise = 2 * math.hypot(best.standard_errors[0], blunt.standard_errors[0])
+    assert best.estimates[0] > blunt.estimates[0] + noise
+
+
+def test_mi_staircase_is_deterministic_for_a_seed() -> None:
+    kwargs = dict(mis=(2.0, 6.0), dim=4, n_batches=2)
+    a = widgets.mi_staircase(16, 1.0, seed=3, **kwargs)
+    b = widgets.mi_staircase(16, 1.0, seed=3, **kwargs)
+    c = widgets.mi_staircase(16, 1.0, seed=4, **kwargs)
+    assert a == b
+    assert a.estimates != c.estimates
+
+
+@pytest.mark.parametrize(
+    ("n", "temperature", "match"),
+    [(1, 1.0, r"^n\b"), (0, 1.0, r"^n\b"), (16, 0.0, "^temperature"), (16, -1.0, "^temperature")],
+)
+def test_mi_staircase_rejects_bad_arguments(n: int, temperature: float, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        widgets.mi_staircase(n, temperature, n_batches=2)
+
+
+def test_mi_staircase_panel_responds_to_n() -> None:
+    panel = widgets.mi_staircase_panel(n_batches=2, strict=True)
+    assert panel.error is None
+    assert panel.result.n == 64 and "N = 64" in panel.summary.value
+    panel.controls["n"].value = 16
+    assert panel.result.n == 16
+    assert "N = 16" in panel.summary.value
+    assert panel.result.log_n == pytest.approx(math.log(16))
+    assert isinstance(panel.figure, Figure)
+
+
+# -- contrastive_temperature (notebook 01) --------------------------------------------------------------------------
+SIM = [[0.9, 0.2, -0.1], [0.3, 0.8, 0.4], [0.0, 0.6, 0.5]]
+
+
+def _contrastive_reference(similarity: list[list[float]], temperature: float) -> tuple[np.ndarray, np.ndarray]:
+    """Row softmax with numpy, and the symmetric InfoNCE per pair via F.cross_entropy on S/τ and its transpose."""
+    s = np.asarray(similarity, dtype=np.float64) / temperature
+    e = np.exp(s - s.max(axis=1, keepdims=True))
+    probs = e / e.sum(axis=1, keepdims=True)
+    logits = torch.tensor(s)
+    target = torch.arange(len(s))
+    rows = torch.nn.functional.cross_entropy(logits, target, reduction="none")
+    cols = torch.nn.functional.cross_entropy(logits.T, target, reduction="none")
+    return probs, ((rows + cols) / 2).numpy()
+
+
+@pytest.mark.parametrize("temperature", [0.05, 0.3, 1.0, 3.0])
+def test_contrastive_temperature_matches_an_independent_computation(temperature: float) -> None:
+    result = widgets.contrastive_temperature(SIM, temperature)
+    probs, per_pair = _contrastive_reference(SIM, temperature)
+    assert isinstance(result, widgets.ContrastiveTemperature)
+    assert result.temperature == temperature
+    np.testing.assert_allclose(result.probs, probs, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(result.per_pair_loss, per_pair, rtol=1e-5, atol=1e-6)
+    assert result.mean_loss == pytest.approx(per_pair.mean(), rel=1e-5)
+    np.testing.assert_allclose(result.probs.sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_contrastive_temperature_loss_is_symmetric_not_row_only() -> None:
+    result = widgets.contrastive_temperature(SIM, 0.5)
+    s = torch.tensor(SIM, dtype=torch.float64) / 0.5
+    row_only = torch.nn.functional.cross_entropy(s, torch.arange(3), reduction="none").numpy()
+    assert not np.allclose(result.per_pair_loss, row_only, rtol=1e-4)
+
+
+def test_contrastive_temperature_tiny_temperature_is_finite() -> None:
+    result = widgets.contrastive_temperature(SIM, 1e-6)
+    assert np.isfinite(result.probs).all() and np.isfinite(result.per_pair_loss).all()
+    assert math.isfinite(result.mean_loss)
+    # row 2's best candidate is column 1 (0.6 > 0.5): the softmax becomes one-hot there
+    np.testing.assert_allclose(result.probs[2], [0.0, 1.0, 0.0], atol=1e-6)
+    np.testing.assert_allclose(result.probs.sum(axis=1), 1.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("similarity", [[[0.5, 0.1, 0.2], [0.1, 0.5, 0.3]], [[1.0]], [0.1, 0.2], [[[0.1]]]])
+def test_contrastive_temperature_rejects_non_square(similarity) -> None:
+    with pytest.raises(ValueError, match="similarity"):
+        widgets.contrastive_temperature(similarity, 0.1)
+
+
+@pytest.mark.parametrize("temperature", [0.0, -0.1])
+def test_contrastive_temperature_rejects_bad_temperature(temperature: float) -> None:
+    with pytest.raises(ValueError, match="temperature"):
+        widgets.contrastive_temperature(SIM, temperature)
+
+
+def test_contrastive_temperature_panel_responds_to_tau() -> None:
+    panel = widgets.contrastive_temperature_panel(SIM, ["a", "b", "c"], temperature=0.1, strict=True)
+    assert panel.result.temperature == pytest.approx(0.1)
+    before_summary, before_loss = panel.summary.value, panel.result.mean_loss
+    assert "τ = 0.100" in before_summary
+    panel.controls["temperature"].value = 1.0
+    assert panel.result.temperature == pytest.approx(1.0)
+    assert "τ = 1.000" in panel.summary.value
+    assert panel.summary.value != before_summary
+    assert panel.result.mean_loss != pytest.approx(before_loss)
+    assert panel.result.mean_loss == pytest.approx(_contrastive_reference(SIM, 1.0)[1].mean(), rel=1e-5)
+    assert panel.exercise() == 3
+    assert panel.error is None
+    assert panel.result.temperature == pytest.approx(1.0)  # exercise restores the control
+
+
+def test_contrastive_temperature_panel_default_names() -> None:
+    panel = widgets.contrastive_temperature_panel(torch.eye(4), strict=True, temperature=0.05)
+    assert panel.result.probs.shape == (4, 4)
+    assert "hardest pair" in panel.summary.value

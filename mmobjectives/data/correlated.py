@@ -57,7 +57,12 @@ def rho_for_mi(dim: int, mi: float) -> float:
     mi = check_real(mi, "mi")
     if mi < 0:
         raise ValueError(f"mi must be >= 0 nats, got {mi}")
-    return math.sqrt(-math.expm1(-2.0 * mi / dim))
+    rho = math.sqrt(-math.expm1(-2.0 * mi / dim))
+    if rho >= 1.0:  # 1 - rho^2 underflows below float64's resolution near 1: no valid rho represents this MI
+        raise ValueError(
+            f"mi must be small enough that rho < 1 in float64 (mi/dim below ~18 nats), got mi={mi}, dim={dim}"
+        )
+    return rho
 
 
 def gaussian_log_ratio(x: torch.Tensor, y: torch.Tensor, rho: float) -> torch.Tensor:

@@ -161,8 +161,10 @@ def sigmoid_contrastive(
             raise ValueError(f"bias must be a float or a 0-dim tensor, got {describe(bias)}")
         check_finite(bias, "bias")
         bias = bias.reshape(())
-    elif isinstance(bias, bool) or not isinstance(bias, (int, float)) or bias != bias or abs(bias) == float("inf"):
-        raise TypeError(f"bias must be a finite float or a 0-dim tensor, got {describe(bias)}")
+    elif isinstance(bias, bool) or not isinstance(bias, (int, float)):
+        raise TypeError(f"bias must be a float or a 0-dim tensor, got {describe(bias)}")
+    elif bias != bias or abs(bias) == float("inf"):
+        raise ValueError(f"bias must be finite, got {bias}")
     check_choice(reduction, "reduction", _REDUCTIONS)
     if z_a.dtype in (torch.float16, torch.bfloat16):
         z_a, z_b = z_a.float(), z_b.float()
