@@ -19,11 +19,13 @@ from ._checks import check_finite, check_generator, check_int, check_positive, c
 
 __all__ = [
     "alignment",
+    "expected_calibration_error",
     "fisher_divergence",
     "relative_fisher_divergence",
     "infonce_mi_bound",
     "optimal_critic_estimate",
     "recall_at_k",
+    "reliability_curve",
     "uniformity",
     "uniformity_optimum",
 ]
@@ -196,3 +198,86 @@ def relative_fisher_divergence(
     if denominator == 0.0:
         raise ValueError("true_score is zero at every point of x: the relative Fisher divergence is undefined")
     return float((diff**2).sum(dim=1).mean()) / denominator
+
+
+# -- calibration (notebook 02) -----------------------------------------------------------------------------------
+_PROB_SUM_TOL = 1e-3
+
+
+def _calibration_inputs(probs: object, labels: object, n_bins: object) -> tuple[np.ndarray, np.ndarray, int]:
+    """Validated (confidence (N,), correct (N,) bool, n_bins) from class probabilities and true labels."""
+    if isinstance(probs, torch.Tensor):
+        if probs.is_complex() or probs.dtype == torch.bool:
+            raise TypeError(f"probs must hold real probabilities, got {describe(probs)}")
+        p = probs.detach().to("cpu", torch.float64).numpy()
+    else:
+        p = np.asarray(probs)
+        if p.dtype == object or not (np.issubdtype(p.dtype, np.floating) or np.issubdtype(p.dtype, np.integer)):
+            raise TypeError(f"probs must be an (N, K) array of real probabilities, got {describe(probs)}")
+        p = p.astype(np.float64)
+    if p.ndim != 2 or p.shape[0] < 1 or p.shape[1] < 2:
+        raise ValueError(f"probs must be 2-D (N, K) with N >= 1 and K >= 2 classes, got shape {p.shape}")
+    if not np.isfinite(p).all():
+        raise ValueError(f"probs must be finite, got {int((~np.isfinite(p)).sum())} NaN/inf value(s)")
+    if (p < 0).any():
+        raise ValueError(f"probs must be >= 0 (probabilities, not logits), got a minimum of {p.min():.4g}")
+    sums = p.sum(axis=1)
+    worst = int(np.argmax(np.abs(sums - 1.0)))
+    if abs(sums[worst] - 1.0) > _PROB_SUM_TOL:
+        raise ValueError(
+            f"probs rows must sum to 1 (within {_PROB_SUM_TOL}; apply softmax to logits), got row {worst} summing "
+            f"to {sums[worst]:.6g}"
+        )
+    if isinstance(labels, torch.Tensor):
+        y = labels.detach().cpu().numpy()
+    else:
+        y = np.asarray(labels)
+    if y.dtype == np.bool_ or not np.issubdtype(y.dtype, np.integer):
+        raise TypeError(f"labels must be a 1-D array of int class labels, got {describe(labels)}")
+    if y.shape != (p.shape[0],):
+        raise ValueError(f"labels must have shape ({p.shape[0]},) (one label per row of probs), got shape {y.shape}")
+    if (y < 0).any() or (y >= p.shape[1]).any():
+        raise ValueError(
+            f"labels must be in 0..{p.shape[1] - 1} (K = {p.shape[1]}), got {int(y.min())}..{int(y.max())}"
+        )
+    n_bins = check_int(n_bins, "n_bins", minimum=1)
+    return p.max(axis=1), p.argmax(axis=1) == y, n_bins
+
+
+def reliability_curve(
+    probs: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray, n_bins: int = 15
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Accuracy against confidence in ``n_bins`` equal-width bins :math:`(\frac{b}{B}, \frac{b+1}{B}]` of (0, 1].
+
+    ``probs`` (N, K) are predicted class probabilities (rows sum to 1), ``labels`` (N,) the true classes. The
+    confidence of a prediction is its largest probability, the prediction its argmax (the first on ties).
+    Returns numpy arrays ``(bin_confidence, bin_accuracy, bin_count)``, each (n_bins,): the mean confidence and
+    the accuracy of the predictions in each bin (NaN for an empty bin) and how many fell in it (int64).
+    A calibrated model has ``bin_accuracy ≈ bin_confidence``. Notebook 02.
+    """
+    confidence, correct, n_bins = _calibration_inputs(probs, labels, n_bins)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    bins = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, n_bins - 1)  # edges[b] < c <= edges[b+1]
+    count = np.bincount(bins, minlength=n_bins).astype(np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        bin_confidence = np.bincount(bins, weights=confidence, minlength=n_bins) / count
+        bin_accuracy = np.bincount(bins, weights=correct.astype(np.float64), minlength=n_bins) / count
+    empty = count == 0
+    bin_confidence[empty] = np.nan
+    bin_accuracy[empty] = np.nan
+    return bin_confidence, bin_accuracy, count
+
+
+def expected_calibration_error(
+    probs: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray, n_bins: int = 15
+) -> float:
+    r"""The expected calibration error :math:`\sum_b \frac{|B_b|}{N}\,\big|\mathrm{acc}(B_b) - \mathrm{conf}(B_b)\big|`.
+
+    Bins :math:`B_b` are those of :func:`reliability_curve` (equal-width on (0, 1], by the confidence
+    :math:`\max_k p_k`); empty bins add nothing. 0 for a calibrated model (up to sampling noise, which grows
+    with ``n_bins`` and shrinks with N); at most 1. Notebook 02.
+    """
+    bin_confidence, bin_accuracy, count = reliability_curve(probs, labels, n_bins)
+    full = count > 0
+    weights = count[full] / count.sum()
+    return float(np.sum(weights * np.abs(bin_accuracy[full] - bin_confidence[full])))

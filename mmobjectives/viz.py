@@ -25,6 +25,7 @@ __all__ = [
     "plot_density_2d",
     "plot_loss_curve",
     "plot_probability_bars",
+    "plot_reliability_diagram",
     "plot_circle_embeddings",
     "plot_score_field",
     "plot_similarity_matrix",
@@ -333,4 +334,85 @@ def plot_similarity_matrix(
         ax.tick_params(axis="x", labelrotation=60)
     if title:
         ax.set_title(title)
+    return ax
+
+
+def _reliability_bins(probs: Any, labels: Any, n_bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-bin mean confidence, accuracy (NaN when empty) and count; the binning of ``metrics.reliability_curve``
+    (equal-width bins ``(b/B, (b+1)/B]``), repeated here because ``viz`` draws without importing ``metrics``."""
+    p = as_float_tensor(probs, "probs").detach().cpu().numpy()
+    if p.ndim != 2 or p.shape[0] < 1 or p.shape[1] < 2:
+        raise ValueError(f"probs must be 2-D (N, K) with N >= 1 and K >= 2 classes, got {describe(probs)}")
+    if not np.isfinite(p).all():
+        raise ValueError(f"probs must be finite, got {int((~np.isfinite(p)).sum())} NaN/inf value(s)")
+    sums = p.sum(axis=1)
+    if (p < 0).any() or np.abs(sums - 1.0).max() > 1e-3:
+        raise ValueError(
+            "probs must be >= 0 with rows summing to 1 (apply softmax to logits), got a minimum of "
+            f"{p.min():.4g} and row sums from {sums.min():.6g} to {sums.max():.6g}"
+        )
+    y = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+    if y.dtype == np.bool_ or not np.issubdtype(y.dtype, np.integer):
+        raise TypeError(f"labels must be a 1-D array of int class labels, got {describe(labels)}")
+    if y.shape != (p.shape[0],) or (y < 0).any() or (y >= p.shape[1]).any():
+        raise ValueError(f"labels must be ({p.shape[0]},) ints in 0..{p.shape[1] - 1}, got {describe(labels)}")
+    confidence, correct = p.max(axis=1), (p.argmax(axis=1) == y).astype(np.float64)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    bins = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, n_bins - 1)
+    count = np.bincount(bins, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        conf = np.where(count > 0, np.bincount(bins, weights=confidence, minlength=n_bins) / count, np.nan)
+        acc = np.where(count > 0, np.bincount(bins, weights=correct, minlength=n_bins) / count, np.nan)
+    return conf, acc, count
+
+
+def plot_reliability_diagram(
+    probs: Any,
+    labels: Any,
+    n_bins: int = 15,
+    ax: Axes | None = None,
+    title: str | None = "reliability diagram",
+    label: str = "model",
+) -> Axes:
+    """Accuracy per confidence bin as bars against the diagonal of perfect calibration; the gap to each bin's mean
+    confidence is shaded and the expected calibration error is in the legend (notebook 02).
+
+    ``probs`` (N, K) are predicted class probabilities, ``labels`` (N,) the true classes; the bins are those of
+    ``metrics.reliability_curve``. Bars below the diagonal mean over-confidence, above it under-confidence.
+    """
+    n_bins = check_int(n_bins, "n_bins", minimum=1)
+    conf, acc, count = _reliability_bins(probs, labels, n_bins)
+    full = count > 0
+    ece = float(np.sum(count[full] / count.sum() * np.abs(acc[full] - conf[full])))
+    ax = _axes(ax, figsize=(4.5, 4.5))
+    width = 1.0 / n_bins
+    lefts = np.arange(n_bins) * width
+    ax.plot([0, 1], [0, 1], linestyle="--", color=PALETTE[0], linewidth=1, label="perfect calibration")
+    ax.bar(
+        lefts[full],
+        acc[full],
+        width=width,
+        align="edge",
+        color=PALETTE[5],
+        edgecolor="white",
+        linewidth=0.5,
+        label=f"{label} (ECE = {ece:.3f})",
+    )
+    ax.bar(
+        lefts[full],
+        conf[full] - acc[full],
+        bottom=acc[full],
+        width=width,
+        align="edge",
+        color=PALETTE[6],
+        alpha=0.3,
+        hatch="//",
+        edgecolor=PALETTE[6],
+        linewidth=0.5,
+        label="gap to confidence",
+    )
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence", ylabel="accuracy", aspect="equal")
+    if title:
+        ax.set_title(title)
+    ax.legend(loc="upper left", fontsize=8)
     return ax

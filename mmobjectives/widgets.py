@@ -33,6 +33,9 @@ from . import config, data, losses, metrics, sampling, viz
 from ._checks import as_float_tensor, check_finite, check_int, check_positive, describe
 
 __all__ = [
+    "Calibration",
+    "calibration",
+    "calibration_panel",
     "LangevinRun",
     "MixtureField",
     "ScoreError",
@@ -667,5 +670,94 @@ def langevin_panel(mixture: data.GaussianMixture, *, n_chains: int = 1000, stric
         fixed={"mixture": mixture, "n_chains": n_chains},
         figsize=(5.5, 5.0),
         title="Langevin dynamics with the exact score",
+        strict=strict,
+    )
+
+
+# -- notebook 02: temperature and label smoothing against calibration ----------------------------------------------
+@dataclass(frozen=True)
+class Calibration:
+    """A classifier's held-out predictions after temperature scaling, with its loss, confidence and ECE."""
+
+    temperature: float
+    smoothing: float
+    example: int
+    probs: np.ndarray
+    label: int
+    loss: float
+    mean_test_loss: float
+    confidence: float
+    accuracy: float
+    ece: float
+
+
+def calibration(
+    logits: Any, labels: Any, temperature: float, smoothing: float, example: int = 0, *, n_bins: int = 15
+) -> Calibration:
+    r"""Softmax of held-out ``logits / temperature``: one example's distribution and its cross-entropy with label
+    smoothing ``smoothing`` (``losses.cross_entropy(..., label_smoothing=ε)``), the mean test loss, the mean
+    confidence, the accuracy and the expected calibration error. Notebook 02, section 4 widget.
+    """
+    z = check_finite(as_float_tensor(logits, "logits"), "logits").detach().cpu()
+    y = torch.as_tensor(labels).long().cpu()
+    if z.dim() != 2 or y.shape != (z.shape[0],):
+        raise ValueError(f"logits must be (N, K) and labels (N,), got {describe(logits)} and {describe(labels)}")
+    temperature = check_positive(temperature, "temperature")
+    example = check_int(example, "example", minimum=0)
+    if example >= z.shape[0]:
+        raise ValueError(f"example must index a row of logits (< {z.shape[0]}), got {example}")
+    scaled = z / temperature
+    probs = torch.softmax(scaled, dim=1)
+    per_example = losses.cross_entropy(scaled, y, label_smoothing=float(smoothing), reduction="none")
+    return Calibration(
+        temperature=temperature,
+        smoothing=float(smoothing),
+        example=example,
+        probs=probs[example].numpy(),
+        label=int(y[example]),
+        loss=float(per_example[example]),
+        mean_test_loss=float(per_example.mean()),
+        confidence=float(probs.max(dim=1).values.mean()),
+        accuracy=float((probs.argmax(dim=1) == y).float().mean()),
+        ece=metrics.expected_calibration_error(probs, y, n_bins=n_bins),
+    )
+
+
+def _render_calibration(result: Calibration, figure: Figure, probs_all: torch.Tensor, labels: torch.Tensor) -> str:
+    ax_p, ax_r = figure.subplots(1, 2)
+    viz.plot_probability_bars(
+        result.probs,
+        [str(k) for k in range(len(result.probs))],
+        highlight=result.label,
+        ax=ax_p,
+        title=f"example {result.example}: p(y | x) at T = {result.temperature:.2f} (orange: true class)",
+    )
+    ax_p.set_xlabel("class")
+    viz.plot_reliability_diagram(
+        torch.softmax(probs_all / result.temperature, dim=1), labels, ax=ax_r, title="held-out reliability"
+    )
+    return (
+        f"T = {result.temperature:.2f}, ε = {result.smoothing:.2f}: this example's loss {result.loss:.3f} nats; "
+        f"held-out mean loss {result.mean_test_loss:.3f}, mean confidence {result.confidence:.3f} vs accuracy "
+        f"{result.accuracy:.3f}, ECE {result.ece:.4f}"
+    )
+
+
+def calibration_panel(logits: Any, labels: Any, *, strict: bool | None = None) -> Panel:
+    """Notebook 02's calibration widget: temperature T, label smoothing ε and an example index."""
+    z = as_float_tensor(logits, "logits").detach().cpu()
+    y = torch.as_tensor(labels).long().cpu()
+    controls = {
+        "temperature": w.FloatLogSlider(value=1.0, base=10, min=-1, max=1, step=0.05, description="T"),
+        "smoothing": w.FloatSlider(value=0.0, min=0.0, max=0.5, step=0.05, description="ε"),
+        "example": w.IntSlider(value=0, min=0, max=min(z.shape[0] - 1, 49), description="example"),
+    }
+    return Panel(
+        calibration,
+        lambda result, figure: _render_calibration(result, figure, z, y),
+        controls,
+        fixed={"logits": z, "labels": y},
+        figsize=(11.0, 4.0),
+        title="Temperature, label smoothing and calibration",
         strict=strict,
     )

@@ -427,3 +427,24 @@ def test_mnist_downloaded_when_allowed(
     _assert_fake_mnist(data)
     assert "downloaded" in capsys.readouterr().out
     assert len(server.requests) == 4 and mnist_cached(root)
+
+
+def test_random_shift_moves_the_whole_batch_by_one_offset_within_bounds():
+    from mmobjectives.data import random_shift
+
+    x = torch.zeros(3, 1, 8, 8)
+    x[:, 0, 4, 4] = 1.0
+    seen = set()
+    for seed in range(30):
+        y = random_shift(x, 1, generator=torch.Generator().manual_seed(seed))
+        positions = {tuple(p[2:].tolist()) for p in y.nonzero()}
+        assert len(positions) == 1  # the same shift for every image of the batch
+        (row, col) = positions.pop()
+        assert abs(row - 4) <= 1 and abs(col - 4) <= 1
+        seen.add((row, col))
+    assert len(seen) > 3  # the offsets do vary
+    assert random_shift(x, 0) is x
+    with pytest.raises(ValueError, match="images"):
+        random_shift(torch.zeros(8, 8))
+    with pytest.raises(ValueError, match="max_shift"):
+        random_shift(x, 8)

@@ -15,6 +15,7 @@ from .captions import (
     parse_caption,
     sample_captions,
 )
+from .classes import GaussianClasses
 from .correlated import correlated_gaussians, gaussian_log_ratio, gaussian_mi, rho_for_mi
 from .images import (
     MNIST_FILES,
@@ -24,9 +25,11 @@ from .images import (
     load_digits,
     load_image_dataset,
     load_mnist,
+    random_shift,
     read_idx,
     write_idx,
 )
+from .questions import DigitQuestions, digit_questions
 from .toy2d import GaussianMixture, checkerboard, ring, swiss_roll, two_modes, two_moons
 
 __all__ = [
@@ -43,15 +46,19 @@ __all__ = [
     "MNIST_FILES",
     "MNIST_MIRRORS",
     "DownloadError",
+    "DigitQuestions",
+    "GaussianClasses",
     "GaussianMixture",
     "ImageDataset",
     "checkerboard",
     "correlated_gaussians",
+    "digit_questions",
     "gaussian_log_ratio",
     "gaussian_mi",
     "load_digits",
     "load_image_dataset",
     "load_mnist",
+    "random_shift",
     "read_idx",
     "rho_for_mi",
     "ring",

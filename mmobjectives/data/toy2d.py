@@ -39,6 +39,7 @@ from .._checks import (
 
 __all__ = [
     "GaussianMixture",
+    "mixture_parameters",
     "checkerboard",
     "ring",
     "swiss_roll",
@@ -47,6 +48,47 @@ __all__ = [
 ]
 
 _WEIGHT_TOL = 1e-6
+
+
+def mixture_parameters(
+    means: Any,
+    stds: Any,
+    weights: Any = None,
+    *,
+    names: tuple[str, str, str] = ("means", "stds", "weights"),
+    unit: str = "component",
+    positive_weights: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Validate (K, D) means, a float or (K,) stds and (K,) weights summing to 1 (uniform when None).
+
+    Returns float64 tensors ``(means, stds, weights)``. Shared by :class:`GaussianMixture` and
+    ``GaussianClasses`` (which calls its arguments ``std`` and ``priors``: ``names`` sets what errors say).
+    """
+    m_name, s_name, w_name = names
+    mu = check_finite(as_float_tensor(means, m_name), m_name)
+    if mu.dim() != 2 or mu.shape[0] < 1 or mu.shape[1] < 1:
+        raise ValueError(f"{m_name} must be a 2-D (K, D) array with K, D >= 1, got shape {tuple(mu.shape)}")
+    k = mu.shape[0]
+    s = check_finite(as_float_tensor(stds, s_name), s_name)
+    if s.dim() == 0:
+        s = s.expand(k).clone()
+    if s.shape != (k,):
+        raise ValueError(f"{s_name} must be a float or a ({k},) array (one per {unit}), got {describe(stds)}")
+    if not bool((s > 0).all()):
+        raise ValueError(f"{s_name} must all be > 0, got {s.tolist()}")
+    if weights is None:
+        return mu, s, torch.full((k,), 1.0 / k, dtype=torch.float64)
+    w = check_finite(as_float_tensor(weights, w_name), w_name)
+    if w.shape != (k,):
+        raise ValueError(f"{w_name} must have shape ({k},) (one per {unit}), got {describe(weights)}")
+    if positive_weights and not bool((w > 0).all()):
+        raise ValueError(f"{w_name} must all be > 0 (drop a {unit} that never occurs), got {w.tolist()}")
+    if bool((w < 0).any()):
+        raise ValueError(f"{w_name} must be >= 0, got {w.tolist()}")
+    total = float(w.sum())
+    if abs(total - 1.0) > _WEIGHT_TOL:
+        raise ValueError(f"{w_name} must sum to 1 (within {_WEIGHT_TOL}), got sum {total:.8g}")
+    return mu, s, w / w.sum()
 
 
 class GaussianMixture:
@@ -62,32 +104,7 @@ class GaussianMixture:
     """
 
     def __init__(self, means: Any, stds: Any, weights: Any = None) -> None:
-        mu = check_finite(as_float_tensor(means, "means"), "means")
-        if mu.dim() != 2 or mu.shape[0] < 1 or mu.shape[1] < 1:
-            raise ValueError(f"means must be a 2-D (K, D) array with K, D >= 1, got shape {tuple(mu.shape)}")
-        k = mu.shape[0]
-        s = check_finite(as_float_tensor(stds, "stds"), "stds")
-        if s.dim() == 0:
-            s = s.expand(k).clone()
-        if s.shape != (k,):
-            raise ValueError(f"stds must be a float or a ({k},) array (one per component), got {describe(stds)}")
-        if not bool((s > 0).all()):
-            raise ValueError(f"stds must all be > 0, got {s.tolist()}")
-        if weights is None:
-            w = torch.full((k,), 1.0 / k, dtype=torch.float64)
-        else:
-            w = check_finite(as_float_tensor(weights, "weights"), "weights")
-            if w.shape != (k,):
-                raise ValueError(f"weights must have shape ({k},) (one per component), got {describe(weights)}")
-            if bool((w < 0).any()):
-                raise ValueError(f"weights must be >= 0, got {w.tolist()}")
-            total = float(w.sum())
-            if abs(total - 1.0) > _WEIGHT_TOL:
-                raise ValueError(f"weights must sum to 1 (within {_WEIGHT_TOL}), got sum {total:.8g}")
-            w = w / w.sum()
-        self.means = mu
-        self.stds = s
-        self.weights = w
+        self.means, self.stds, self.weights = mixture_parameters(means, stds, weights)
 
     # -- basic properties --------------------------------------------------------------------------------------
     @property
@@ -135,7 +152,7 @@ class GaussianMixture:
         """(n, K): log w_k + log N(x; mu_k, s_k^2 I)."""
         mu = self.means.to(x64.device)
         s = self.stds.to(x64.device)
-        sq = torch.cdist(x64, mu) ** 2  # ||x - mu_k||^2, (n, K)
+        sq = ((x64[:, None, :] - mu[None]) ** 2).sum(-1)  # ||x - mu_k||^2, (n, K); exact (cdist rounds near 0)
         log_norm = -self.dim * torch.log(s) - 0.5 * self.dim * math.log(2 * math.pi)
         return torch.log(self.weights.to(x64.device)) + log_norm - sq / (2 * s**2)
 

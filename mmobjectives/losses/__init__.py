@@ -3,18 +3,22 @@ the notebook section that derives it. Signatures follow ``torch.nn.functional``:
 options, ``reduction="mean" | "sum" | "none"``.
 
 * contrastive (notebook 01): :func:`info_nce`, :func:`info_nce_logits`, :func:`sigmoid_contrastive`
+* cross-entropy (notebook 02): :func:`cross_entropy`, :func:`sequence_cross_entropy`
 * score matching (notebooks 03, 04): :func:`score_matching`, :func:`sliced_score_matching`,
   :func:`denoising_score_matching`
 """
 
 from .contrastive import info_nce, info_nce_logits, sigmoid_contrastive
+from .cross_entropy import cross_entropy, sequence_cross_entropy
 from .score import denoising_score_matching, score_matching, sliced_score_matching
 
 __all__ = [
+    "cross_entropy",
     "denoising_score_matching",
     "info_nce",
     "info_nce_logits",
     "score_matching",
+    "sequence_cross_entropy",
     "sigmoid_contrastive",
     "sliced_score_matching",
 ]

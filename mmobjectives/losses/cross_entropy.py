@@ -1,0 +1,241 @@
+r"""Cross-entropy for classifiers and, token by token, for sequence models with teacher forcing. Notebook 02.
+
+A model turns logits :math:`z \in \mathbb R^K` into :math:`q = \operatorname{softmax}(z)`. Its cross-entropy
+against a target distribution :math:`p` over the :math:`K` classes splits into a KL divergence and an entropy:
+
+.. math::
+    \mathrm{CE}(p, q) = -\sum_{y} p(y)\log q(y)
+    = \underbrace{\sum_y p(y)\log\frac{p(y)}{q(y)}}_{\mathrm{KL}(p\,\|\,q)\ \ge\ 0}
+    + \underbrace{\Big(-\sum_y p(y)\log p(y)\Big)}_{H(p)},
+
+so minimising CE over :math:`q` minimises the KL divergence, and the lowest reachable value is :math:`H(p)` (the
+Bayes floor, :math:`H(Y\mid X)` when averaged over inputs). With a class index :math:`y` (a one-hot :math:`p`)
+it is :math:`-\log q(y)`. The log-probabilities are computed with log-sum-exp,
+:math:`\log q_k = z_k - \log\sum_j e^{z_j}`, so logits of size :math:`10^4` give a finite loss, and the
+gradient with respect to the logits is the famous
+
+.. math::
+    \frac{\partial\, \mathrm{CE}}{\partial z} = \operatorname{softmax}(z) - p
+    \qquad(\operatorname{softmax}(z) - \operatorname{onehot}(y) \text{ for a class index}).
+
+Notebook 02 derives both (sections "CE = KL + H" and "the Bayes floor"), adds label smoothing in the
+calibration section, scores a digit captioner with :func:`sequence_cross_entropy` (teacher forcing) and trains a
+VQA answer head with :func:`cross_entropy`; notebook 05 reuses :func:`sequence_cross_entropy` as the
+autoregressive NLL.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .._checks import check_choice, check_finite, check_int, check_real, describe
+
+__all__ = ["cross_entropy", "sequence_cross_entropy"]
+
+_REDUCTIONS = ("mean", "sum", "none")
+_HALF = (torch.float16, torch.bfloat16)
+# how far a probability row may be from summing to 1 (and how negative an entry may be), by the target's dtype:
+# rounding softmax outputs to float16 moves a row sum by up to 2**-11 ≈ 5e-4, to bfloat16 by up to 2**-9 ≈ 2e-3
+_PROB_TOL = {torch.float16: 1e-3, torch.bfloat16: 1e-2}
+_PROB_TOL_DEFAULT = 1e-4
+
+
+def _check_logits(logits: torch.Tensor, name: str, ndim: int, layout: str) -> torch.Tensor:
+    if not isinstance(logits, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape {layout}, got {describe(logits)}")
+    if not logits.is_floating_point():
+        raise TypeError(
+            f"{name} must be a floating-point tensor (unnormalised log-probabilities), got {describe(logits)}"
+        )
+    if logits.dim() != ndim:
+        raise ValueError(f"{name} must be {ndim}-D {layout}, got shape {tuple(logits.shape)}")
+    if logits.numel() == 0:
+        raise ValueError(
+            f"{name} must be non-empty (every dimension of {layout} >= 1), got shape {tuple(logits.shape)}"
+        )
+    return check_finite(logits, name)
+
+
+def _check_index_target(target: torch.Tensor, name: str, shape: tuple[int, ...], layout: str) -> torch.Tensor:
+    """An integer tensor of class indices with the given shape (the caller checks the range)."""
+    if not isinstance(target, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of integer class indices {layout}, got {describe(target)}")
+    if target.is_floating_point() and target.dim() == len(shape):
+        raise TypeError(
+            f"{name}: class indices must be integers (e.g. torch.long), got {describe(target)}; "
+            f"convert with {name}.long(), or pass one probability row per example instead"
+        )
+    if tuple(target.shape) != shape:
+        raise ValueError(
+            f"{name} must have shape {layout} = {shape} to match the logits, got shape {tuple(target.shape)}"
+        )
+    if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
+        raise TypeError(f"{name} must hold integer class indices {layout}, got {describe(target)}")
+    return target
+
+
+def _check_index_range(target: torch.Tensor, name: str, n_classes: int, ignore_index: int) -> torch.Tensor:
+    """The mask of kept entries; raise ValueError for indices outside [0, K) other than ``ignore_index``."""
+    kept = target != ignore_index
+    bad = kept & ((target < 0) | (target >= n_classes))
+    if bool(bad.any()):
+        values = sorted({int(v) for v in target[bad].flatten()[:1000].tolist()})
+        shown = ", ".join(str(v) for v in values[:5]) + (", ..." if len(values) > 5 else "")
+        raise ValueError(
+            f"{name} must hold class indices in [0, {n_classes - 1}] (or ignore_index={ignore_index}), "
+            f"got {int(bad.sum())} out-of-range value(s): {shown}"
+        )
+    return kept
+
+
+def _check_probability_target(target: torch.Tensor, name: str) -> None:
+    check_finite(target, name)
+    tol = _PROB_TOL.get(target.dtype, _PROB_TOL_DEFAULT)
+    wide = target.detach().double()
+    if bool((wide < -tol).any()):
+        raise ValueError(
+            f"{name} holds probability rows, which must be >= 0; got minimum entry {float(wide.min()):.3g} "
+            f"in {int((wide < -tol).sum())} place(s)"
+        )
+    sums = wide.sum(dim=1)
+    off = (sums - 1).abs()
+    if bool((off > tol).any()):
+        row = int(off.argmax())
+        raise ValueError(
+            f"{name} holds probability rows, which must sum to 1 (tolerance {tol:g} for {target.dtype}); "
+            f"got {int((off > tol).sum())} row(s) that do not, e.g. row {row} sums to {float(sums[row]):.6g}"
+        )
+
+
+def _reduce(per_row: torch.Tensor, reduction: str, count: torch.Tensor | int) -> torch.Tensor:
+    if reduction == "sum":
+        return per_row.sum()
+    if reduction == "mean":
+        return per_row.sum() / count
+    return per_row
+
+
+def cross_entropy(
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    label_smoothing: float = 0.0,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""Cross-entropy of (N, K) logits against class indices (N,) or probability rows (N, K).
+
+    With :math:`\log q_{ik} = z_{ik} - \log\sum_j e^{z_{ij}}` (log-sum-exp, never a log of a softmax):
+
+    .. math::
+        \ell_i = -\log q_{i y_i} \quad\text{(class index } y_i\text{)}, \qquad
+        \ell_i = -\sum_k p_{ik}\log q_{ik} = \mathrm{KL}(p_i\,\|\,q_i) + H(p_i) \quad\text{(probability row } p_i\text{)},
+
+    and :math:`\partial\ell_i/\partial z_i = q_i - \operatorname{onehot}(y_i)` (resp. :math:`q_i - p_i`).
+
+    Args:
+        logits: (N, K) floating-point, finite. float16 / bfloat16 logits are upcast to float32 inside the loss
+            and the result is float32.
+        target: either (N,) integer class indices in :math:`[0, K)` (or ``ignore_index``), or (N, K) floating
+            probability rows (each >= 0 and summing to 1 within 1e-4; 1e-3 for float16 and 1e-2 for bfloat16
+            targets, whose rounding alone moves a row sum that far).
+        label_smoothing: :math:`\varepsilon \in [0, 1]`. For class indices
+            :math:`\ell_i = (1-\varepsilon)(-\log q_{iy_i}) + \varepsilon\,\tfrac1K\sum_k(-\log q_{ik})`; for
+            probability rows the target becomes :math:`(1-\varepsilon)\,p_i + \varepsilon/K`. Both are the
+            cross-entropy against the target mixed with the uniform distribution (notebook 02, calibration section).
+        ignore_index: class-index targets equal to it contribute nothing (padding, unanswerable questions);
+            not used with probability rows.
+        reduction: ``"mean"`` (over the kept rows), ``"sum"`` (over the kept rows) or ``"none"`` ((N,), 0 at
+            ignored rows).
+
+    Same values and gradients as ``torch.nn.functional.cross_entropy`` (without class weights), with one
+    deliberate difference: **when every target equals** ``ignore_index`` **the "mean" is 0, not NaN** — the loss
+    is still a tensor connected to ``logits``, so ``.backward()`` runs and gives a zero gradient (PyTorch divides
+    0 by 0 kept rows). A batch of pure padding then cannot poison a training run.
+
+    Notebook 02: sections "CE = KL + H", "the Bayes floor", calibration and label smoothing, the VQA answer head.
+    """
+    _check_logits(logits, "logits", 2, "(N, K): one row of class scores per example")
+    n, k = logits.shape
+    if not isinstance(target, torch.Tensor):
+        raise TypeError(
+            f"target must be a torch.Tensor: (N,) integer class indices or (N, K) probability rows, got {describe(target)}"
+        )
+    smoothing = check_real(label_smoothing, "label_smoothing")
+    if not 0.0 <= smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {smoothing}")
+    ignore_index = check_int(ignore_index, "ignore_index")
+    check_choice(reduction, "reduction", _REDUCTIONS)
+    if target.device != logits.device:
+        raise ValueError(f"target must be on the same device as logits ({logits.device}), got {target.device}")
+
+    work = logits.float() if logits.dtype in _HALF else logits
+    log_q = work - torch.logsumexp(work, dim=1, keepdim=True)
+
+    if target.is_floating_point() and target.dim() == 2:
+        if tuple(target.shape) != (n, k):
+            raise ValueError(
+                f"target probability rows must have shape (N, K) = {(n, k)} like the logits, got shape {tuple(target.shape)}"
+            )
+        _check_probability_target(target, "target")
+        p = target.to(work.dtype)
+        if smoothing > 0:
+            p = (1.0 - smoothing) * p + smoothing / k
+        per_row = -(p * log_q).sum(dim=1)
+        return _reduce(per_row, reduction, n)
+
+    _check_index_target(target, "target", (n,), "(N,)")
+    kept = _check_index_range(target, "target", k, ignore_index)
+    safe = torch.where(kept, target, torch.zeros_like(target)).long()
+    per_row = -log_q.gather(1, safe[:, None]).squeeze(1)
+    if smoothing > 0:
+        per_row = (1.0 - smoothing) * per_row + smoothing * (-log_q.mean(dim=1))
+    # where (not a multiplication by the mask): an ignored row gets exactly 0 and passes no gradient back
+    per_row = torch.where(kept, per_row, torch.zeros((), dtype=per_row.dtype, device=per_row.device))
+    # all rows ignored: 0 / 1 = 0 (still connected to logits), where F.cross_entropy returns 0 / 0 = NaN
+    return _reduce(per_row, reduction, kept.sum().clamp(min=1))
+
+
+def sequence_cross_entropy(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    *,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""Token-level cross-entropy of a sequence model trained with teacher forcing.
+
+    ``logits[:, t]`` is the model's prediction for ``targets[:, t]`` (the caller has already shifted the inputs:
+    position :math:`t` sees tokens :math:`< t`), so with :math:`\log q_{bt} = \operatorname{log\,softmax}(z_{bt})`
+
+    .. math::
+        \mathcal L = -\frac{1}{|\mathcal M|}\sum_{(b,t)\in\mathcal M} \log q_{bt}(y_{bt}),
+        \qquad \mathcal M = \{(b, t) : y_{bt} \ne \texttt{ignore\_index}\},
+
+    the average negative log-likelihood per (non-padding) token, in nats; :math:`e^{\mathcal L}` is the perplexity.
+    The gradient with respect to each position's logits is :math:`\operatorname{softmax}(z_{bt}) -
+    \operatorname{onehot}(y_{bt})` divided by :math:`|\mathcal M|`.
+
+    Args:
+        logits: (B, T, V) floating-point scores over a vocabulary of V tokens.
+        targets: (B, T) integer token ids in :math:`[0, V)`, or ``ignore_index`` at padding.
+        ignore_index: token id that marks padding; those positions contribute nothing.
+        reduction: ``"mean"`` over non-ignored tokens, ``"sum"`` over them, or ``"none"`` ((B, T), 0 at ignored
+            positions).
+
+    Computed as :func:`cross_entropy` on the (B·T, V) reshaped logits, so a batch of pure padding gives 0 (not
+    NaN) with a zero gradient, and float16 / bfloat16 logits give a float32 loss. Notebook 02 (the digit
+    captioner with teacher forcing); notebook 05 (the autoregressive NLL).
+    """
+    _check_logits(logits, "logits", 3, "(B, T, V): one row of token scores per position")
+    b, t, v = logits.shape
+    _check_index_target(targets, "targets", (b, t), "(B, T)")
+    ignore_index = check_int(ignore_index, "ignore_index")
+    check_choice(reduction, "reduction", _REDUCTIONS)
+    if targets.device != logits.device:
+        raise ValueError(f"targets must be on the same device as logits ({logits.device}), got {targets.device}")
+    _check_index_range(targets, "targets", v, ignore_index)
+    per_token = cross_entropy(
+        logits.reshape(b * t, v), targets.reshape(b * t), ignore_index=ignore_index, reduction=reduction
+    )
+    return per_token.reshape(b, t) if reduction == "none" else per_token

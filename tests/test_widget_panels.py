@@ -1,0 +1,150 @@
+"""Panels of notebooks 02 and 03: their compute functions against independent formulas, and the UI wiring."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from mmobjectives import data, losses, metrics, models, widgets
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+# -- calibration (notebook 02) -------------------------------------------------------------------------------------
+def _logits(n=200, k=5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return 3 * torch.randn(n, k, generator=g), torch.randint(0, k, (n,), generator=g)
+
+
+def test_calibration_matches_independent_formulas():
+    z, y = _logits()
+    result = widgets.calibration(z, y, temperature=2.0, smoothing=0.1, example=3)
+    probs = torch.softmax(z / 2.0, dim=1)
+    assert np.allclose(result.probs, probs[3].numpy(), atol=1e-6)
+    expected = torch.nn.functional.cross_entropy(z / 2.0, y, label_smoothing=0.1, reduction="none")
+    assert result.loss == pytest.approx(float(expected[3]), abs=1e-5)
+    assert result.mean_test_loss == pytest.approx(float(expected.mean()), abs=1e-5)
+    assert result.accuracy == pytest.approx(float((z.argmax(1) == y).float().mean()))
+    assert result.confidence == pytest.approx(float(probs.max(1).values.mean()), abs=1e-6)
+    assert result.ece == pytest.approx(metrics.expected_calibration_error(probs, y), abs=1e-9)
+    assert result.label == int(y[3])
+
+
+def test_calibration_temperature_never_changes_accuracy_but_changes_confidence():
+    z, y = _logits()
+    cold, hot = widgets.calibration(z, y, 0.5, 0.0), widgets.calibration(z, y, 5.0, 0.0)
+    assert cold.accuracy == hot.accuracy
+    assert cold.confidence > hot.confidence
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"temperature": 0.0}, "temperature"),
+        ({"temperature": -1.0}, "temperature"),
+        ({"example": 10_000}, "example"),
+        ({"smoothing": 1.5}, "smoothing"),
+    ],
+)
+def test_calibration_bad_input(kwargs, match):
+    z, y = _logits()
+    args = {"temperature": 1.0, "smoothing": 0.0, "example": 0} | kwargs
+    with pytest.raises(ValueError, match=match):
+        widgets.calibration(z, y, **args)
+
+
+def test_calibration_panel_reacts_to_each_control():
+    z, y = _logits()
+    panel = widgets.calibration_panel(z, y, strict=True)
+    before = panel.summary.value
+    panel.controls["temperature"].value = 3.0
+    assert panel.result.temperature == pytest.approx(3.0)
+    assert panel.summary.value != before and "T = 3.00" in panel.summary.value
+    panel.controls["smoothing"].value = 0.2
+    assert panel.result.smoothing == pytest.approx(0.2)
+    panel.controls["example"].value = 7
+    assert panel.result.example == 7
+    assert panel.exercise() >= 7
+
+
+# -- mixture field (notebook 03) -----------------------------------------------------------------------------------
+def test_mixture_field_score_at_origin_is_the_exact_score():
+    result = widgets.mixture_field(0.3, 4.0, 1.5)
+    mix = data.two_modes(0.3, 4.0, 1.5)
+    assert np.allclose(result.score_at_origin, mix.score(torch.zeros(1, 2, dtype=torch.float64))[0].numpy())
+    # the heavier mode is at (+4, +4): the score at the origin points towards it
+    assert result.score_at_origin[0] > 0 and result.score_at_origin[1] > 0
+
+
+def test_mixture_field_bad_weight():
+    with pytest.raises(ValueError, match="weight_left"):
+        widgets.mixture_field(1.5, 4.0, 1.0)
+
+
+def test_score_field_panel_reacts():
+    panel = widgets.score_field_panel(strict=True)
+    panel.controls["weight_left"].value = 0.9
+    assert float(panel.result.mixture.weights[0]) == pytest.approx(0.9)
+    assert "0.90 / 0.10" in panel.summary.value
+    assert panel.result.score_at_origin[0] < 0  # now the left mode is heavier
+
+
+# -- learned vs analytic score (notebook 03) -----------------------------------------------------------------------
+def test_score_error_of_the_exact_score_is_zero_and_of_zero_is_one():
+    ring = data.ring()
+
+    def exact(x, sigma):
+        return ring.noised(float(sigma[0])).score(x.double()).float()
+
+    def zero(x, sigma):
+        return torch.zeros_like(x)
+
+    good = widgets.score_error(exact, ring, 0.5, n_grid=11, n_samples=500)
+    assert good.relative_fisher < 1e-10
+    assert good.error.max() < 1e-3
+    bad = widgets.score_error(zero, ring, 0.5, n_grid=11, n_samples=500)
+    assert bad.relative_fisher == pytest.approx(1.0)
+    assert bad.true_field.shape == (121, 2) and bad.error.shape == (11, 11)
+
+
+def test_noise_level_panel_switches_sigma():
+    ring = data.ring()
+    net = models.ScoreNet(2, 16, 1, noise_conditional=True)
+    panel = widgets.noise_level_panel(net, ring, sigmas=(0.2, 1.0), value=0.2, strict=True)
+    panel.controls["sigma"].value = 1.0
+    assert panel.result.sigma == 1.0
+    assert "σ = 1" in panel.summary.value
+
+
+# -- Langevin (notebook 03) ----------------------------------------------------------------------------------------
+def test_langevin_run_reaches_the_target_with_a_good_step_and_not_with_a_tiny_one():
+    target = data.GaussianMixture([[0.0, 0.0]], 1.0)
+    good = widgets.langevin_run(0.05, 300, target, n_chains=2000, start_lim=6.0)
+    tiny = widgets.langevin_run(1e-4, 10, target, n_chains=2000, start_lim=6.0)
+    assert abs(good.mean_log_p - good.reference_log_p) < 0.1
+    assert tiny.mean_log_p < good.mean_log_p - 1.0
+    assert good.samples.shape == (2000, 2)
+    # the reference is the mean log-density of exact samples: -log(2π) - 1 for a standard 2-D Gaussian
+    assert good.reference_log_p == pytest.approx(-math.log(2 * math.pi) - 1.0, abs=0.1)
+
+
+def test_langevin_panel_reacts():
+    panel = widgets.langevin_panel(data.ring(), n_chains=100, strict=True)
+    panel.controls["n_steps"].value = 20
+    assert panel.result.n_steps == 20
+    assert "20 steps" in panel.summary.value
+
+
+def test_losses_used_by_the_calibration_widget_is_the_package_ce():
+    z, y = _logits(n=10)
+    result = widgets.calibration(z, y, 1.0, 0.0, example=0)
+    assert result.loss == pytest.approx(float(losses.cross_entropy(z, y, reduction="none")[0]), abs=1e-6)
