@@ -9,6 +9,8 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?=
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8888
+# JupyterLab refuses to run as root unless told to (containers, CI); harmless otherwise.
+LAB_FLAGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 # Notebooks run in the smoke budget under test, offline, without progress bars.
 TEST_ENV := MMO_BUDGET=smoke MMO_OFFLINE=1 MPLBACKEND=Agg PYTHONHASHSEED=0
@@ -26,7 +28,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 lab: $(STAMP)
-	$(BIN)/python -m jupyter lab --notebook-dir=notebooks --port=$(PORT)
+	$(BIN)/python -m jupyter lab --notebook-dir=notebooks --port=$(PORT) $(LAB_FLAGS)
 
 # The whole suite: lint, notebook hygiene, unit tests, every notebook executed in the smoke budget.
 # pytest's "no tests collected" (exit 5) is not a failure; every other non-zero exit is.
