@@ -4,6 +4,8 @@ r"""Measurements against known optima: MI bounds, embedding geometry, retrieval.
 * :func:`alignment`, :func:`uniformity` — Wang & Isola (2020)'s two halves of the contrastive objective on the
   hypersphere; :func:`uniformity_optimum` is the value of the uniform distribution on :math:`S^{d-1}`.
 * :func:`recall_at_k` — retrieval with the matches on the diagonal of a similarity matrix.
+* :func:`energy_distance`, :func:`energy_distance_floor` — two-sample distance of generated samples to the truth
+  (notebook 04), and the value two samples of the truth already reach.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from ._checks import check_finite, check_generator, check_int, check_positive, c
 
 __all__ = [
     "alignment",
+    "energy_distance",
+    "energy_distance_floor",
     "expected_calibration_error",
     "fisher_divergence",
     "relative_fisher_divergence",
@@ -281,3 +285,54 @@ def expected_calibration_error(
     full = count > 0
     weights = count[full] / count.sum()
     return float(np.sum(weights * np.abs(bin_accuracy[full] - bin_confidence[full])))
+
+
+# -- sample quality (notebook 04) ---------------------------------------------------------------------------------
+def energy_distance(x: torch.Tensor, y: torch.Tensor) -> float:
+    r"""The energy distance (Székely & Rizzo) between samples ``x`` (N, D) and ``y`` (M, D):
+
+    .. math::
+        \mathcal E(P, Q) = 2\,\mathbb E\|X - Y\| - \mathbb E\|X - X'\| - \mathbb E\|Y - Y'\|,
+
+    zero iff :math:`P = Q`. This is the **V-statistic**: every mean runs over all pairs, the :math:`i = j` zeros
+    included, so it is the energy distance between the two empirical distributions — always :math:`\ge 0`,
+    symmetric, but biased upwards: for two independent size-n samples of the *same* distribution its expected
+    value is :math:`2\,\mathbb E\|X - X'\|/n`, not 0. Compare against that floor
+    (:func:`energy_distance_floor`), not against 0. Computed in float64. Notebook 04.
+    """
+    _check_embeddings(x, "x")
+    _check_embeddings(y, "y")
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"y must have x's dimension D = {x.shape[1]}, got shape {tuple(y.shape)}")
+    x64 = x.detach().to(torch.float64)
+    y64 = y.detach().to(x64.device, torch.float64)
+    mode = "donot_use_mm_for_euclid_dist"  # exact zeros on the diagonal (the matmul shortcut rounds them)
+    xy = torch.cdist(x64, y64, compute_mode=mode).mean()
+    xx = torch.cdist(x64, x64, compute_mode=mode).mean()
+    yy = torch.cdist(y64, y64, compute_mode=mode).mean()
+    return float(2 * xy - xx - yy)
+
+
+def energy_distance_floor(
+    sample_fn: Callable[[int, torch.Generator | None], torch.Tensor],
+    n: int,
+    n_repeats: int = 5,
+    generator: torch.Generator | None = None,
+) -> tuple[float, float]:
+    r"""The two-sample floor of :func:`energy_distance`: its mean and standard deviation over ``n_repeats``
+    pairs of *independent* size-``n`` samples of the true distribution, ``sample_fn(n, generator)`` → (n, D)
+    (e.g. ``mixture.sample``).
+
+    A sampler is as good as the sample size can tell when ``energy_distance(samples, truth)`` is within a few
+    standard deviations of this floor (≈ :math:`2\,\mathbb E\|X-X'\|/n`). Notebook 04.
+    """
+    if not callable(sample_fn):
+        raise TypeError(f"sample_fn must be callable (n, generator) -> (n, D) samples, got {describe(sample_fn)}")
+    n = check_int(n, "n", minimum=2)
+    n_repeats = check_int(n_repeats, "n_repeats", minimum=2)
+    check_generator(generator)
+    values = torch.tensor(
+        [energy_distance(sample_fn(n, generator), sample_fn(n, generator)) for _ in range(n_repeats)],
+        dtype=torch.float64,
+    )
+    return float(values.mean()), float(values.std())

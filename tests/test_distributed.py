@@ -107,7 +107,9 @@ def test_run_gather_demo_validates_arguments(kwargs, error, match) -> None:
 # --- real processes (gloo on localhost) ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("world_size", "n_per_rank"), [(3, 4)])  # 3 ranks: first, middle and last shard
+@pytest.mark.parametrize(
+    ("world_size", "n_per_rank"), [(2, 8), (3, 4)]
+)  # 2 ranks as the issue asks; 3: a middle shard too
 def test_gathered_loss_and_grads_match_the_single_process_full_batch(world_size: int, n_per_rank: int) -> None:
     out = run_gather_demo(world_size=world_size, n_per_rank=n_per_rank, dim=8, temperature=0.1, seed=3, timeout=60)
     assert out["world_size"] == world_size and out["batch_size"] == world_size * n_per_rank

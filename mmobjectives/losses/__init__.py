@@ -6,17 +6,21 @@ options, ``reduction="mean" | "sum" | "none"``.
 * cross-entropy (notebook 02): :func:`cross_entropy`, :func:`sequence_cross_entropy`
 * score matching (notebooks 03, 04): :func:`score_matching`, :func:`sliced_score_matching`,
   :func:`denoising_score_matching`
+* diffusion (notebook 04): :func:`noise_conditional_dsm`, :func:`eps_prediction_loss`
 """
 
 from .contrastive import info_nce, info_nce_logits, sigmoid_contrastive
 from .cross_entropy import cross_entropy, sequence_cross_entropy
+from .diffusion import eps_prediction_loss, noise_conditional_dsm
 from .score import denoising_score_matching, score_matching, sliced_score_matching
 
 __all__ = [
     "cross_entropy",
     "denoising_score_matching",
+    "eps_prediction_loss",
     "info_nce",
     "info_nce_logits",
+    "noise_conditional_dsm",
     "score_matching",
     "sequence_cross_entropy",
     "sigmoid_contrastive",
