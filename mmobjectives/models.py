@@ -15,7 +15,17 @@ from torch import nn
 
 from ._checks import check_choice, check_int, check_positive, check_real, describe
 
-__all__ = ["MLP", "Captioner", "DualEncoder", "ImageEncoder", "ScoreNet", "SeparableCritic", "TextEncoder", "VQAModel"]
+__all__ = [
+    "MLP",
+    "Captioner",
+    "ConditionalEpsNet",
+    "DualEncoder",
+    "ImageEncoder",
+    "ScoreNet",
+    "SeparableCritic",
+    "TextEncoder",
+    "VQAModel",
+]
 
 _ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
 
@@ -501,3 +511,134 @@ class VQAModel(nn.Module):
         v = self.image_encoder(images)
         q = self.question_encoder(question_tokens)
         return self.head(torch.cat([v, q, v * q], dim=-1))
+
+
+class ConditionalEpsNet(nn.Module):
+    r"""A class-conditional noise predictor :math:`\hat\varepsilon_\theta(x_t, t, c)` for small images, trained
+    for classifier-free guidance: "text-to-image in miniature" with the prompt a digit class. Notebook 04.
+
+    An MLP (SiLU, ``n_layers`` hidden layers of width ``hidden``) over the concatenation of
+
+    * the flattened noisy image (``image_size``² numbers),
+    * Fourier features of the diffusion time :math:`t\in[0, 1]`: :math:`\sin(\pi k t), \cos(\pi k t)`,
+      :math:`k = 1, \dots,` ``time_features``/2,
+    * a learned embedding of the class label :math:`c\in\{0, \dots, n-1\}` — or of the extra **null label**
+      :math:`\varnothing` = ``n_classes`` (index :math:`n`), which stands for "no prompt".
+
+    **Classifier-free guidance** (Ho & Salimans 2022). Train one network on both tasks by replacing the label
+    with :math:`\varnothing` with probability ``p_uncond`` (:meth:`drop_labels`); at sampling time combine
+    :math:`\tilde\varepsilon = (1+w)\,\hat\varepsilon(x,t,c) - w\,\hat\varepsilon(x,t,\varnothing)`
+    (``sampling.guided_score`` works on ε as on scores; :meth:`guided_eps` does it in one call).
+
+    **Pixel scaling.** Diffuse in model space :math:`[-1, 1]`, not in pixel space :math:`[0, 1]`: the VP prior
+    :math:`\mathcal N(0, I)` then matches the data's scale and the blank background (0 → -1) is as far from the
+    mean as the ink. Use :meth:`to_model_space` before training and :meth:`to_pixel_space` (which clips to
+    [0, 1]) on samples.
+
+    ``forward(x, t, labels)``: ``x`` either (N, 1, H, W) images or (N, H·W) flattened images (what
+    ``losses.eps_prediction_loss`` and the samplers of ``mmobjectives.sampling`` hand over); ``t`` a float or
+    an (N,) tensor in [0, 1]; ``labels`` (N,) integers in ``[0, n_classes]``. Returns ε̂ shaped like ``x``.
+    """
+
+    def __init__(
+        self,
+        image_size: int = 8,
+        n_classes: int = 10,
+        hidden: int = 256,
+        n_layers: int = 3,
+        time_features: int = 16,
+        p_uncond: float = 0.1,
+        *,
+        embed_dim: int = 32,
+    ) -> None:
+        super().__init__()
+        self.image_size = check_int(image_size, "image_size", minimum=1)
+        self.n_classes = check_int(n_classes, "n_classes", minimum=1)
+        hidden = check_int(hidden, "hidden", minimum=1)
+        n_layers = check_int(n_layers, "n_layers", minimum=1)
+        time_features = check_int(time_features, "time_features", minimum=2)
+        if time_features % 2:
+            raise ValueError(f"time_features must be even (a sine and a cosine per frequency), got {time_features}")
+        p_uncond = check_real(p_uncond, "p_uncond")
+        if not 0 <= p_uncond <= 1:
+            raise ValueError(f"p_uncond must be in [0, 1], got {p_uncond}")
+        self.p_uncond = p_uncond
+        self.dim = self.image_size**2
+        self.null_label = self.n_classes  # the extra embedding row: "no prompt"
+        self.register_buffer("frequencies", math.pi * torch.arange(1, time_features // 2 + 1, dtype=torch.float32))
+        self.embed = nn.Embedding(self.n_classes + 1, check_int(embed_dim, "embed_dim", minimum=1))
+        self.net = MLP(self.dim + time_features + embed_dim, self.dim, (hidden,) * n_layers, "silu")
+
+    @staticmethod
+    def to_model_space(pixels: torch.Tensor) -> torch.Tensor:
+        """Pixels in [0, 1] → model space [-1, 1]: ``2 * pixels - 1``."""
+        return 2 * pixels - 1
+
+    @staticmethod
+    def to_pixel_space(x: torch.Tensor) -> torch.Tensor:
+        """Model space → pixels: ``(x + 1) / 2`` clipped to [0, 1] (samples overshoot a little)."""
+        return ((x + 1) / 2).clamp(0, 1)
+
+    def null_labels(self, n: int, device: torch.device | str | None = None) -> torch.Tensor:
+        """``n`` copies of the null label :math:`\\varnothing` = ``n_classes``, as a (n,) long tensor."""
+        n = check_int(n, "n", minimum=0)
+        return torch.full((n,), self.null_label, dtype=torch.long, device=device)
+
+    def drop_labels(self, labels: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """A copy of ``labels`` with each entry replaced by the null label with probability ``p_uncond``."""
+        labels = self._check_labels(labels)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator or None, got {describe(generator)}")
+        drop = torch.rand(labels.shape, generator=generator) < self.p_uncond
+        return torch.where(drop.to(labels.device), torch.full_like(labels, self.null_label), labels)
+
+    def _check_labels(self, labels: torch.Tensor, n: int | None = None) -> torch.Tensor:
+        if not isinstance(labels, torch.Tensor) or labels.dim() != 1 or labels.is_floating_point():
+            raise ValueError(f"labels must be an (N,) integer tensor of classes, got {describe(labels)}")
+        if labels.dtype == torch.bool or labels.is_complex():
+            raise ValueError(f"labels must hold integer classes, got {describe(labels)}")
+        if n is not None and labels.shape[0] != n:
+            raise ValueError(f"labels must hold one class per image ({n} images), got {labels.shape[0]}")
+        if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) > self.n_classes):
+            raise ValueError(
+                f"labels must be classes in [0, {self.n_classes - 1}] or the null label {self.n_classes}, "
+                f"got values in [{int(labels.min())}, {int(labels.max())}]"
+            )
+        return labels.long()
+
+    def forward(self, x: torch.Tensor, t: float | torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        size = self.image_size
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+            raise ValueError(
+                f"x must be a floating (N, 1, {size}, {size}) or (N, {self.dim}) tensor, got {describe(x)}"
+            )
+        if tuple(x.shape[1:]) not in ((1, size, size), (self.dim,)):
+            raise ValueError(f"x must be a (N, 1, {size}, {size}) or (N, {self.dim}) tensor, got {describe(x)}")
+        n = x.shape[0]
+        tt = torch.as_tensor(t, dtype=x.dtype, device=x.device)
+        if tt.dim() == 0:
+            tt = tt.expand(n)
+        if tt.shape != (n,):
+            raise ValueError(f"t must be a float or an ({n},) tensor of times in [0, 1], got {describe(t)}")
+        if not bool(torch.isfinite(tt).all()) or (n and not bool(((tt >= 0) & (tt <= 1)).all())):
+            raise ValueError(f"t must lie in [0, 1], got values in [{float(tt.min())}, {float(tt.max())}]")
+        labels = self._check_labels(labels, n).to(x.device)
+        angles = tt[:, None] * self.frequencies.to(x.dtype)
+        features = torch.cat([x.reshape(n, self.dim), torch.sin(angles), torch.cos(angles), self.embed(labels)], 1)
+        return self.net(features).reshape(x.shape)
+
+    def guided_eps(
+        self, x: torch.Tensor, t: float | torch.Tensor, labels: torch.Tensor, w: float = 0.0
+    ) -> torch.Tensor:
+        r"""Classifier-free guided noise prediction :math:`(1+w)\,\hat\varepsilon(x,t,c) - w\,\hat\varepsilon(x,t,\varnothing)`
+        (``w = 0``: plain conditional; one batched call of the network for both terms)."""
+        w = check_real(w, "w")
+        labels = self._check_labels(labels, x.shape[0] if isinstance(x, torch.Tensor) else None)
+        if w == 0:
+            return self(x, t, labels)
+        n = x.shape[0]
+        tt = torch.as_tensor(t, dtype=x.dtype, device=x.device)
+        tt = tt.expand(n) if tt.dim() == 0 else tt
+        both = self(torch.cat([x, x]), torch.cat([tt, tt]), torch.cat([labels, self.null_labels(n, labels.device)]))
+        cond, uncond = both[:n], both[n:]
+        return (1 + w) * cond - w * uncond

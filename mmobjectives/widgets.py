@@ -33,6 +33,16 @@ from . import config, data, losses, metrics, sampling, viz
 from ._checks import as_float_tensor, check_finite, check_int, check_positive, describe
 
 __all__ = [
+    "GuidedDigits",
+    "guidance_panel",
+    "guided_digits",
+    "ForwardMarginal",
+    "SamplerRun",
+    "analytic_diffusion_score",
+    "forward_marginal",
+    "forward_process_panel",
+    "run_sampler",
+    "sampler_panel",
     "Calibration",
     "calibration",
     "calibration_panel",
@@ -759,5 +769,258 @@ def calibration_panel(logits: Any, labels: Any, *, strict: bool | None = None) -
         fixed={"logits": z, "labels": y},
         figsize=(11.0, 4.0),
         title="Temperature, label smoothing and calibration",
+        strict=strict,
+    )
+
+
+# -- notebook 04: the forward process and the samplers, with analytic scores ----------------------------------------
+_SCHEDULES = {
+    "VP linear": lambda: sampling.VPSchedule("linear"),
+    "VP cosine": lambda: sampling.VPSchedule("cosine"),
+    "VE": lambda: sampling.VESchedule(0.01, 10.0),
+}
+
+
+def analytic_diffusion_score(
+    mixture: data.GaussianMixture, schedule: sampling.VESchedule | sampling.VPSchedule
+) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    r"""The exact score of the diffused mixture at time t, ``score_fn(x, t)`` with t an (N,) tensor of equal times:
+    :math:`\nabla\log p_t` where :math:`x_t = \alpha(t)x_0 + \sigma(t)\varepsilon` (``mixture.diffused``). Lets
+    notebook 04 compare samplers with no training error in the way.
+    """
+
+    def score_fn(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        t0 = float(torch.as_tensor(t).reshape(-1)[0])
+        alpha, sigma = schedule.marginal(t0)
+        return mixture.diffused(float(alpha), float(sigma)).score(x)
+
+    return score_fn
+
+
+@dataclass(frozen=True)
+class ForwardMarginal:
+    """The data distribution diffused to time t: its coefficients and the exact mixture."""
+
+    t: float
+    kind: str
+    alpha: float
+    sigma: float
+    marginal: data.GaussianMixture
+
+
+def forward_marginal(t: float, kind: str, mixture: data.GaussianMixture) -> ForwardMarginal:
+    r"""The exact marginal :math:`p_t` of :math:`x_t = \alpha(t)x_0 + \sigma(t)\varepsilon` for ``kind`` in
+    ``"VP linear"``, ``"VP cosine"``, ``"VE"``. Notebook 04, section 1 widget."""
+    if kind not in _SCHEDULES:
+        raise ValueError(f"kind must be one of {tuple(_SCHEDULES)}, got {kind!r}")
+    alpha, sigma = _SCHEDULES[kind]().marginal(float(t))
+    return ForwardMarginal(float(t), kind, float(alpha), float(sigma), mixture.diffused(float(alpha), float(sigma)))
+
+
+def _render_forward(result: ForwardMarginal, figure: Figure) -> str:
+    ax = figure.add_subplot(1, 1, 1)
+    lim = max(6.0, 3.0 * result.sigma + 5.0 * result.alpha)
+    viz.plot_score_field(
+        result.marginal,
+        density=result.marginal,
+        lim=lim,
+        ax=ax,
+        title=f"{result.kind}: $p_t$ and its score at t = {result.t:.2f}",
+    )
+    return (
+        f"{result.kind}, t = {result.t:.2f}: α(t) = {result.alpha:.3f}, σ(t) = {result.sigma:.3f} — "
+        f"x_t = {result.alpha:.3f}·x₀ + {result.sigma:.3f}·ε"
+    )
+
+
+def forward_process_panel(mixture: data.GaussianMixture, *, strict: bool | None = None) -> Panel:
+    """Notebook 04's forward-process widget: time t and the noising process → the diffused density and score."""
+    controls = {
+        "t": w.FloatSlider(value=0.3, min=0.0, max=1.0, step=0.02, description="t"),
+        "kind": w.Dropdown(options=list(_SCHEDULES), value="VP linear", description="process"),
+    }
+    return Panel(
+        forward_marginal,
+        _render_forward,
+        controls,
+        fixed={"mixture": mixture},
+        figsize=(5.8, 5.0),
+        title="The forward (noising) process",
+        strict=strict,
+    )
+
+
+@dataclass(frozen=True)
+class SamplerRun:
+    """Samples from one sampler with the exact score, and their energy distance to true samples."""
+
+    sampler: str
+    n_steps: int
+    samples: np.ndarray
+    energy: float
+    floor: float
+    mixture: data.GaussianMixture
+
+
+SAMPLERS = ("annealed Langevin", "reverse SDE", "probability-flow ODE", "DDPM")
+
+
+def run_sampler(
+    sampler: str, n_steps: int, mixture: data.GaussianMixture, *, n: int = 1000, seed: int = 0
+) -> SamplerRun:
+    r"""Sample ``mixture`` with one of :data:`SAMPLERS` using its exact diffused score (no training), in
+    ``n_steps`` network evaluations (annealed Langevin: 10 levels from σ = 10 to 0.1, ``n_steps/10`` each), and
+    measure the energy distance to ``n`` true samples against the two-sample floor. Notebook 04, section 3.
+    """
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
+    n_steps = check_int(n_steps, "n_steps", minimum=1)
+    n = check_int(n, "n", minimum=2)
+    g = torch.Generator().manual_seed(int(seed))
+    dim = mixture.dim
+    if sampler == "annealed Langevin":
+        sigmas = torch.logspace(1.0, -1.0, 10, dtype=torch.float64).tolist()
+        start = (torch.rand(n, dim, generator=g, dtype=torch.float64) * 2 - 1) * 8
+        out = sampling.annealed_langevin(
+            lambda x, s: mixture.noised(float(s[0])).score(x), start, sigmas, max(n_steps // 10, 1), 0.01, generator=g
+        )
+    elif sampler == "DDPM":
+        scale = 1000 / n_steps  # keep the total noise of the T = 1000 linear schedule (beta_t * T fixed)
+        betas = sampling.linear_betas(n_steps, min(1e-4 * scale, 0.5), min(0.02 * scale, 0.999))
+        alpha_bar = sampling.ddpm_alpha_bar(betas)
+
+        def eps_fn(x: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+            ab = float(alpha_bar[int(step[0])])
+            a, s = math.sqrt(ab), math.sqrt(1 - ab)
+            return -s * mixture.diffused(a, s).score(x)
+
+        out = sampling.ddpm_sample(eps_fn, (n, dim), betas, generator=g, dtype=torch.float64)
+    else:
+        schedule = sampling.VPSchedule("linear")
+        x_T = torch.randn(n, dim, generator=g, dtype=torch.float64)
+        score_fn = analytic_diffusion_score(mixture, schedule)
+        if sampler == "reverse SDE":
+            out = sampling.reverse_sde(score_fn, x_T, schedule, n_steps, generator=g)
+        else:
+            out = sampling.probability_flow_ode(score_fn, x_T, schedule, max(n_steps // 2, 1))  # Heun: 2 evals/step
+    truth = mixture.sample(n, generator=g)
+    floor, _ = metrics.energy_distance_floor(mixture.sample, n, n_repeats=3, generator=g)
+    return SamplerRun(sampler, n_steps, out.numpy(), metrics.energy_distance(out, truth), floor, mixture)
+
+
+def _render_sampler(result: SamplerRun, figure: Figure) -> str:
+    ax = figure.add_subplot(1, 1, 1)
+    viz.plot_density_2d(
+        result.mixture,
+        result.samples,
+        ax=ax,
+        title=f"{result.sampler}, {result.n_steps} score evaluations",
+        sample_label="samples",
+    )
+    return (
+        f"{result.sampler}, {result.n_steps} score evaluations: energy distance {result.energy:.4f} = "
+        f"{result.energy / result.floor:.2f}× the two-sample floor ({result.floor:.4f})"
+    )
+
+
+def sampler_panel(mixture: data.GaussianMixture, *, n: int = 1000, strict: bool | None = None) -> Panel:
+    """Notebook 04's sampler widget: which sampler and how many steps → samples and energy distance / floor."""
+    controls = {
+        "sampler": w.Dropdown(options=list(SAMPLERS), value="reverse SDE", description="sampler"),
+        "n_steps": w.SelectionSlider(options=[10, 20, 50, 100, 200, 500], value=100, description="steps"),
+    }
+    return Panel(
+        run_sampler,
+        _render_sampler,
+        controls,
+        fixed={"mixture": mixture, "n": n},
+        figsize=(5.8, 5.0),
+        title="Samplers with the exact score",
+        strict=strict,
+    )
+
+
+# -- notebook 04: classifier-free guidance on digits ---------------------------------------------------------------
+@dataclass(frozen=True)
+class GuidedDigits:
+    """Guided samples per prompted digit and how often an independent classifier agrees with the prompt."""
+
+    w: float
+    images: torch.Tensor
+    prompts: torch.Tensor
+    predicted: torch.Tensor
+    accuracy: float
+
+
+def guided_digits(
+    w: float,
+    model: Any,
+    classifier: torch.nn.Module,
+    schedule: sampling.VPSchedule,
+    *,
+    n_per_class: int = 8,
+    n_steps: int = 100,
+    seed: int = 0,
+) -> GuidedDigits:
+    r"""Sample ``n_per_class`` images of every digit from a ``models.ConditionalEpsNet`` with classifier-free
+    guidance scale ``w`` (:math:`\tilde\varepsilon = (1+w)\hat\varepsilon(x,t,c) - w\hat\varepsilon(x,t,\varnothing)`,
+    reverse SDE), and grade them with ``classifier``. Notebook 04, section 6 widget."""
+    w = float(w)
+    if w < 0:
+        raise ValueError(f"w (guidance scale) must be >= 0, got {w}")
+    n_per_class = check_int(n_per_class, "n_per_class", minimum=1)
+    g = torch.Generator().manual_seed(int(seed))
+    n_classes = model.n_classes
+    prompts = torch.arange(n_classes).repeat_interleave(n_per_class)
+    dim = model.image_size**2
+
+    def score_fn(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        _, sigma = schedule.marginal(t)
+        return sampling.score_from_eps(model.guided_eps(x, t, prompts, w), sigma)
+
+    with torch.no_grad():
+        x = sampling.reverse_sde(score_fn, torch.randn(len(prompts), dim, generator=g), schedule, n_steps, generator=g)
+        images = model.to_pixel_space(x).reshape(len(prompts), 1, model.image_size, model.image_size)
+        predicted = classifier(images).argmax(dim=1)
+    return GuidedDigits(w, images, prompts, predicted, float((predicted == prompts).float().mean()))
+
+
+def _render_guided(result: GuidedDigits, figure: Figure) -> str:
+    n_classes = int(result.prompts.max()) + 1
+    per_class = len(result.prompts) // n_classes
+    axes = figure.subplots(n_classes, per_class)
+    for i, ax in enumerate(np.asarray(axes).ravel()):
+        ax.imshow(result.images[i, 0].numpy(), cmap="gray_r", vmin=0, vmax=1)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if int(result.predicted[i]) != int(result.prompts[i]):
+            for spine in ax.spines.values():
+                spine.set_edgecolor(viz.PALETTE[6])
+                spine.set_linewidth(2)
+        if i % per_class == 0:
+            ax.set_ylabel(f"'{int(result.prompts[i])}'", rotation=0, labelpad=12, fontsize=8)
+    figure.suptitle(
+        f"guidance w = {result.w:g}: one row per prompt (red frame: classified as another digit)", fontsize=9
+    )
+    return f"w = {result.w:g}: {result.accuracy:.3f} of the samples are classified as the prompted digit"
+
+
+def guidance_panel(
+    model: Any,
+    classifier: torch.nn.Module,
+    schedule: sampling.VPSchedule,
+    *,
+    n_per_class: int = 8,
+    strict: bool | None = None,
+) -> Panel:
+    """Notebook 04's guidance widget: the guidance scale w → a grid of samples per prompt and their accuracy."""
+    controls = {"w": w.FloatSlider(value=2.0, min=0.0, max=5.0, step=0.5, description="guidance w")}
+    return Panel(
+        guided_digits,
+        _render_guided,
+        controls,
+        fixed={"model": model, "classifier": classifier, "schedule": schedule, "n_per_class": n_per_class},
+        figsize=(0.55 * n_per_class + 1, 6.0),
+        title="Classifier-free guidance",
         strict=strict,
     )

@@ -462,3 +462,21 @@ def test_checkerboard_rejects_bad_size_and_too_few_squares() -> None:
         checkerboard(10, squares=0)
     with pytest.raises(ValueError, match="size"):
         checkerboard(10, size=-1.0)
+
+
+def test_diffused_is_the_exact_law_of_alpha_x_plus_sigma_eps():
+    mix = GaussianMixture([[1.0, -2.0], [3.0, 0.5]], [0.5, 1.5], [0.3, 0.7])
+    out = mix.diffused(0.6, 0.8)
+    assert torch.allclose(out.means, 0.6 * mix.means)
+    assert torch.allclose(out.stds, torch.sqrt(0.36 * mix.stds**2 + 0.64))
+    assert torch.allclose(out.weights, mix.weights)
+    # Monte Carlo: moments of alpha x + sigma eps match
+    g = torch.Generator().manual_seed(0)
+    x = 0.6 * mix.sample(200_000, generator=g) + 0.8 * torch.randn(200_000, 2, generator=g, dtype=torch.float64)
+    assert torch.allclose(x.mean(0), out.mean(), atol=0.02)
+    assert torch.allclose(torch.cov(x.T), out.covariance(), atol=0.03)
+    assert torch.allclose(mix.diffused(1.0, 0.7).stds, mix.noised(0.7).stds)
+    with pytest.raises(ValueError, match="alpha"):
+        mix.diffused(0.0, 1.0)
+    with pytest.raises(ValueError, match="sigma"):
+        mix.diffused(1.0, -1.0)

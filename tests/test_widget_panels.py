@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -148,3 +149,73 @@ def test_losses_used_by_the_calibration_widget_is_the_package_ce():
     z, y = _logits(n=10)
     result = widgets.calibration(z, y, 1.0, 0.0, example=0)
     assert result.loss == pytest.approx(float(losses.cross_entropy(z, y, reduction="none")[0]), abs=1e-6)
+
+
+# -- notebook 04 ---------------------------------------------------------------------------------------------------
+def test_forward_marginal_is_the_diffused_mixture():
+    ring = data.ring()
+    out = widgets.forward_marginal(0.4, "VP linear", ring)
+    from mmobjectives import sampling
+
+    alpha, sigma = sampling.VPSchedule("linear").marginal(0.4)
+    assert out.alpha == pytest.approx(float(alpha)) and out.sigma == pytest.approx(float(sigma))
+    assert torch.allclose(out.marginal.means, float(alpha) * ring.means)
+    assert torch.allclose(out.marginal.stds, torch.sqrt(float(alpha) ** 2 * ring.stds**2 + float(sigma) ** 2))
+    with pytest.raises(ValueError, match="kind"):
+        widgets.forward_marginal(0.4, "VX", ring)
+
+
+def test_analytic_diffusion_score_matches_the_diffused_mixture():
+    from mmobjectives import sampling
+
+    ring = data.ring()
+    vp = sampling.VPSchedule("cosine")
+    score = widgets.analytic_diffusion_score(ring, vp)
+    x = torch.randn(7, 2, dtype=torch.float64)
+    alpha, sigma = vp.marginal(0.6)
+    assert torch.allclose(score(x, torch.full((7,), 0.6)), ring.diffused(float(alpha), float(sigma)).score(x))
+
+
+@pytest.mark.parametrize("sampler", widgets.SAMPLERS)
+def test_every_sampler_with_the_exact_score_lands_near_the_floor_and_few_steps_do_worse(sampler):
+    target = data.GaussianMixture([[2.0, -1.0]], 0.5)  # not the N(0, I) prior, so one step cannot be exact
+    good = widgets.run_sampler(sampler, 200, target, n=600, seed=0)
+    assert good.samples.shape == (600, 2)
+    assert good.energy / good.floor < 4.0
+    assert abs(good.samples.mean(0) - [2.0, -1.0]).max() < 0.15 and abs(good.samples.std(0) - 0.5).max() < 0.1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # one DDPM step does not reach the N(0, I) prior: it warns
+        bad = widgets.run_sampler(sampler, 1, target, n=600, seed=0)
+    assert bad.energy > good.energy
+
+
+def test_run_sampler_rejects_unknown_sampler():
+    with pytest.raises(ValueError, match="sampler"):
+        widgets.run_sampler("Euler", 10, data.ring())
+
+
+def test_sampler_and_forward_panels_react():
+    ring = data.ring()
+    panel = widgets.sampler_panel(ring, n=200, strict=True)
+    panel.controls["sampler"].value = "DDPM"
+    assert panel.result.sampler == "DDPM" and "DDPM" in panel.summary.value
+    forward = widgets.forward_process_panel(ring, strict=True)
+    forward.controls["t"].value = 1.0
+    assert forward.result.t == 1.0 and "t = 1.00" in forward.summary.value
+
+
+def test_guided_digits_shapes_accuracy_and_panel():
+    from mmobjectives import sampling
+
+    model = models.ConditionalEpsNet(image_size=8, n_classes=3, hidden=16, n_layers=1)
+    classifier = models.ImageEncoder(out_dim=3, image_size=8)
+    vp = sampling.VPSchedule("linear")
+    out = widgets.guided_digits(1.0, model, classifier, vp, n_per_class=2, n_steps=5)
+    assert out.images.shape == (6, 1, 8, 8) and float(out.images.min()) >= 0 and float(out.images.max()) <= 1
+    assert out.prompts.tolist() == [0, 0, 1, 1, 2, 2]
+    assert out.accuracy == pytest.approx(float((out.predicted == out.prompts).float().mean()))
+    with pytest.raises(ValueError, match="w"):
+        widgets.guided_digits(-1.0, model, classifier, vp)
+    panel = widgets.guidance_panel(model, classifier, vp, n_per_class=1, strict=True)
+    panel.controls["w"].value = 0.0
+    assert panel.result.w == 0.0 and "w = 0" in panel.summary.value

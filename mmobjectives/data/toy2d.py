@@ -176,6 +176,19 @@ class GaussianMixture:
         weighted = r * inv_var
         return (weighted @ mu - x64 * weighted.sum(dim=1, keepdim=True)).to(out_dtype)
 
+    def diffused(self, alpha: float, sigma: float) -> GaussianMixture:
+        r"""The exact law of :math:`\alpha x + \sigma\varepsilon` (a diffusion's marginal at one time, notebook 04).
+
+        Means scale by :math:`\alpha`, standard deviations become :math:`\sqrt{\alpha^2 s_k^2 + \sigma^2}`.
+        """
+        alpha = check_real(alpha, "alpha")
+        sigma = check_real(sigma, "sigma")
+        if alpha <= 0:
+            raise ValueError(f"alpha must be > 0, got {alpha}")
+        if sigma < 0:
+            raise ValueError(f"sigma must be >= 0, got {sigma}")
+        return GaussianMixture(alpha * self.means, torch.sqrt(alpha**2 * self.stds**2 + sigma**2), self.weights.clone())
+
     def noised(self, sigma: float) -> GaussianMixture:
         r"""The exact law of :math:`x + \sigma\varepsilon`, :math:`\varepsilon\sim\mathcal N(0, I)`.
 

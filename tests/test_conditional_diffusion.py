@@ -1,0 +1,160 @@
+"""ConditionalEpsNet (notebook 04): a class-conditional noise predictor for classifier-free guidance.
+
+Only fast structural checks here (shapes, the null label, label dropping, conditioning, gradients, input
+validation, pixel scaling, and one step through the package's loss and samplers); the end-to-end result (guided
+samples classified as the prompted digit) is measured in notebook 04.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import torch
+
+from mmobjectives import sampling
+from mmobjectives.losses.diffusion import eps_prediction_loss
+from mmobjectives.models import ConditionalEpsNet
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Iterator[None]:
+    """The test machines share few cores: one thread keeps these small models fast."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def model() -> ConditionalEpsNet:
+    torch.manual_seed(0)
+    return ConditionalEpsNet(image_size=8, n_classes=10, hidden=32, n_layers=2, time_features=8, p_uncond=0.1)
+
+
+def test_output_shape_matches_input(model: ConditionalEpsNet) -> None:
+    labels = torch.tensor([0, 3, 9, 10, 5])  # 10 is the null label
+    images = torch.randn(5, 1, 8, 8)
+    assert model(images, torch.rand(5), labels).shape == (5, 1, 8, 8)
+    assert model(images.reshape(5, 64), 0.5, labels).shape == (5, 64)  # flattened, as the samplers pass it
+    torch.testing.assert_close(
+        model(images, 0.3, labels).reshape(5, 64), model(images.reshape(5, 64), torch.full((5,), 0.3), labels)
+    )
+
+
+def test_null_label(model: ConditionalEpsNet) -> None:
+    assert model.null_label == 10
+    nulls = model.null_labels(4)
+    assert nulls.dtype == torch.long and nulls.tolist() == [10, 10, 10, 10]
+    assert model.embed.num_embeddings == 11  # ten classes and the null label
+    assert model.null_labels(0).shape == (0,)
+
+
+def test_drop_labels_rate() -> None:
+    model = ConditionalEpsNet(hidden=8, n_layers=1, p_uncond=0.25)
+    labels = torch.arange(10).repeat(2000)
+    dropped = model.drop_labels(labels, generator=torch.Generator().manual_seed(0))
+    is_null = dropped == model.null_label
+    assert abs(float(is_null.float().mean()) - 0.25) < 0.015  # 5 standard errors of 20000 Bernoulli(0.25) draws
+    torch.testing.assert_close(dropped[~is_null], labels[~is_null])  # the others are untouched
+    again = model.drop_labels(labels, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(dropped, again)  # reproducible with a generator
+    assert labels.max() == 9  # not modified in place
+
+
+def test_drop_labels_extremes() -> None:
+    labels = torch.arange(10)
+    assert torch.equal(ConditionalEpsNet(hidden=8, n_layers=1, p_uncond=0.0).drop_labels(labels), labels)
+    assert (ConditionalEpsNet(hidden=8, n_layers=1, p_uncond=1.0).drop_labels(labels) == 10).all()
+
+
+def test_class_conditioning_changes_the_output(model: ConditionalEpsNet) -> None:
+    x = torch.randn(3, 1, 8, 8)
+    t = torch.full((3,), 0.5)
+    outputs = [model(x, t, torch.full((3,), c)) for c in (0, 7, model.null_label)]
+    assert not torch.allclose(outputs[0], outputs[1])
+    assert not torch.allclose(outputs[0], outputs[2])
+    assert not torch.allclose(model(x, 0.1, torch.zeros(3, dtype=torch.long)), outputs[0])  # and so does t
+
+
+def test_guided_eps(model: ConditionalEpsNet) -> None:
+    x, t, labels = torch.randn(4, 64), torch.rand(4), torch.tensor([1, 2, 3, 4])
+    cond, uncond = model(x, t, labels), model(x, t, model.null_labels(4))
+    torch.testing.assert_close(model.guided_eps(x, t, labels, w=0.0), cond)
+    torch.testing.assert_close(model.guided_eps(x, t, labels, w=2.0), sampling.guided_score(cond, uncond, 2.0))
+
+
+def test_gradients_flow_through_the_package_loss(model: ConditionalEpsNet) -> None:
+    x0 = ConditionalEpsNet.to_model_space(torch.rand(16, 1, 8, 8)).reshape(16, 64)
+    labels = model.drop_labels(torch.arange(16) % 10, generator=torch.Generator().manual_seed(1))
+    loss = eps_prediction_loss(
+        lambda x, t: model(x, t, labels), x0, sampling.VPSchedule("cosine"), generator=torch.Generator().manual_seed(2)
+    )
+    loss.backward()
+    for name, parameter in model.named_parameters():
+        assert parameter.grad is not None and bool(torch.isfinite(parameter.grad).all()), name
+    assert float(model.embed.weight.grad[labels].abs().sum()) > 0
+    assert float(model.net.net[0].weight.grad.abs().sum()) > 0
+
+
+def test_guided_sampling_runs(model: ConditionalEpsNet) -> None:
+    schedule = sampling.VPSchedule("cosine")
+    prompts = torch.tensor([0, 1, 2])
+
+    def score_fn(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        _, sigma = schedule.marginal(t)
+        return sampling.score_from_eps(model.guided_eps(x, t, prompts, w=1.0), sigma)
+
+    x = sampling.reverse_sde(score_fn, torch.randn(3, 64), schedule, 5, generator=torch.Generator().manual_seed(0))
+    pixels = ConditionalEpsNet.to_pixel_space(x).reshape(3, 1, 8, 8)
+    assert pixels.shape == (3, 1, 8, 8) and bool(((pixels >= 0) & (pixels <= 1)).all())
+
+
+def test_pixel_space_round_trip() -> None:
+    pixels = torch.rand(4, 1, 8, 8)
+    model_space = ConditionalEpsNet.to_model_space(pixels)
+    assert float(model_space.min()) >= -1 and float(model_space.max()) <= 1
+    torch.testing.assert_close(
+        ConditionalEpsNet.to_model_space(torch.tensor([0.0, 0.5, 1.0])), torch.tensor([-1.0, 0.0, 1.0])
+    )
+    torch.testing.assert_close(ConditionalEpsNet.to_pixel_space(model_space), pixels)
+    assert ConditionalEpsNet.to_pixel_space(torch.tensor([-3.0, 3.0])).tolist() == [0.0, 1.0]  # clipped
+
+
+@pytest.mark.parametrize(
+    "shape", [(4, 64 + 1), (4, 1, 7, 7), (4, 2, 8, 8), (4, 8, 8), (1, 4, 1, 8, 8)], ids=lambda s: str(s)
+)
+def test_wrong_image_shape_raises(model: ConditionalEpsNet, shape: tuple[int, ...]) -> None:
+    n = shape[0]
+    with pytest.raises(ValueError, match="x must be"):
+        model(torch.randn(shape), 0.5, torch.zeros(n, dtype=torch.long))
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [torch.tensor([0, 11, 2, 3]), torch.tensor([0, -1, 2, 3]), torch.zeros(4), torch.zeros(4, 1, dtype=torch.long)],
+    ids=["too-large", "negative", "float", "2-D"],
+)
+def test_bad_labels_raise(model: ConditionalEpsNet, labels: torch.Tensor) -> None:
+    with pytest.raises(ValueError, match="labels must"):
+        model(torch.randn(4, 1, 8, 8), 0.5, labels)
+    with pytest.raises(ValueError, match="labels must"):
+        model.drop_labels(labels)
+
+
+def test_labels_count_and_time_are_checked(model: ConditionalEpsNet) -> None:
+    with pytest.raises(ValueError, match="labels must hold one class per image"):
+        model(torch.randn(4, 1, 8, 8), 0.5, torch.zeros(3, dtype=torch.long))
+    with pytest.raises(ValueError, match="t must"):
+        model(torch.randn(4, 1, 8, 8), 1.5, torch.zeros(4, dtype=torch.long))
+    with pytest.raises(ValueError, match="t must"):
+        model(torch.randn(4, 1, 8, 8), torch.rand(3), torch.zeros(4, dtype=torch.long))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [({"p_uncond": 1.5}, "p_uncond"), ({"time_features": 7}, "time_features"), ({"n_classes": 0}, "n_classes")],
+)
+def test_bad_constructor_arguments(kwargs: dict[str, object], name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        ConditionalEpsNet(**kwargs)
