@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 
 from .._checks import check_choice, check_finite, check_generator, check_real, describe
-from .score import ScoreFn, _call_score, _check_x, _reduce
+from .score import ScoreFn, _call_score, _check_x, _reduce, draw_noise
 
 __all__ = ["eps_prediction_loss", "noise_conditional_dsm"]
 
@@ -78,12 +78,7 @@ def _noised(
             f"t must give sigma(t) > 0 (the noise level is 0 at t = 0 for a VP schedule), got min sigma "
             f"{float(sigma.min())} at t = {float(tt[sigma.argmin()])}"
         )
-    if noise is None:
-        eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
-    else:
-        if not isinstance(noise, torch.Tensor) or noise.shape != x0.shape:
-            raise ValueError(f"noise must be a tensor shaped like x0 {tuple(x0.shape)}, got {describe(noise)}")
-        eps = check_finite(noise, "noise").to(dtype=x0.dtype, device=x0.device)
+    eps = draw_noise(noise, x0, generator)
     x_t = alpha[:, None] * x0 + sigma[:, None] * eps
     return x_t, tt, sigma, eps
 

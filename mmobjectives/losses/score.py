@@ -129,6 +129,16 @@ def _sigma_vector(sigma: float | torch.Tensor, n: int, like: torch.Tensor) -> to
     return sig
 
 
+def draw_noise(noise: torch.Tensor | None, x0: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """The :math:`\\varepsilon` of a denoising loss: ``noise`` when given (validated, shaped like ``x0``), else a
+    standard normal draw with ``generator`` (on the CPU, moved to ``x0``'s device). Shared with ``losses.diffusion``."""
+    if noise is None:
+        return torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
+    if not isinstance(noise, torch.Tensor) or noise.shape != x0.shape:
+        raise ValueError(f"noise must be a tensor shaped like x0 {tuple(x0.shape)}, got {describe(noise)}")
+    return check_finite(noise, "noise").to(dtype=x0.dtype, device=x0.device)
+
+
 def denoising_score_matching(
     score_fn: ScoreFn,
     x0: torch.Tensor,
@@ -159,12 +169,7 @@ def denoising_score_matching(
     check_generator(generator)
     n = x0.shape[0]
     sig = _sigma_vector(sigma, n, x0)
-    if noise is None:
-        eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
-    else:
-        if not isinstance(noise, torch.Tensor) or noise.shape != x0.shape:
-            raise ValueError(f"noise must be a tensor shaped like x0 {tuple(x0.shape)}, got {describe(noise)}")
-        eps = check_finite(noise, "noise").to(dtype=x0.dtype, device=x0.device)
+    eps = draw_noise(noise, x0, generator)
     x_tilde = x0 + sig[:, None] * eps
     s = _call_score(score_fn, x_tilde, sig)
     if weighting == "sigma2":
