@@ -21,6 +21,7 @@ from ._checks import check_finite, check_generator, check_int, check_positive, c
 
 __all__ = [
     "alignment",
+    "bits_per_token",
     "energy_distance",
     "energy_distance_floor",
     "expected_calibration_error",
@@ -28,6 +29,7 @@ __all__ = [
     "relative_fisher_divergence",
     "infonce_mi_bound",
     "optimal_critic_estimate",
+    "perplexity",
     "recall_at_k",
     "reliability_curve",
     "uniformity",
@@ -336,3 +338,36 @@ def energy_distance_floor(
         dtype=torch.float64,
     )
     return float(values.mean()), float(values.std())
+
+
+def _check_nats(nats: float | torch.Tensor) -> float | torch.Tensor:
+    """A finite, non-negative NLL in nats (a number or a tensor); ValueError naming ``nats`` otherwise."""
+    if isinstance(nats, torch.Tensor):
+        check_finite(nats, "nats")
+        if bool((nats < 0).any()):
+            raise ValueError(f"nats must be >= 0 (a negative log-likelihood), got minimum {float(nats.min()):.6g}")
+        return nats
+    value = check_real(nats, "nats")
+    if value < 0:
+        raise ValueError(f"nats must be >= 0 (a negative log-likelihood), got {value}")
+    return value
+
+
+def bits_per_token(nats: float | torch.Tensor) -> float | torch.Tensor:
+    r"""Convert an NLL from nats to bits: :math:`\mathcal L / \ln 2` (float in, float out; tensor in, tensor out).
+
+    Notebook 05 reports :func:`~mmobjectives.losses.autoregressive_nll` this way, next to the source's entropy
+    rate in bits.
+    """
+    value = _check_nats(nats)
+    return value / math.log(2)
+
+
+def perplexity(nats: float | torch.Tensor) -> float | torch.Tensor:
+    r"""Perplexity :math:`e^{\mathcal L}` of a per-token NLL in nats: the effective number of equally likely
+    next tokens (float in, float out; tensor in, tensor out). Notebook 05.
+    """
+    value = _check_nats(nats)
+    if isinstance(value, torch.Tensor):
+        return torch.exp(value)
+    return math.exp(value)

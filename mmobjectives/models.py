@@ -24,6 +24,7 @@ __all__ = [
     "ScoreNet",
     "SeparableCritic",
     "TextEncoder",
+    "TinyGPT",
     "VQAModel",
 ]
 
@@ -642,3 +643,135 @@ class ConditionalEpsNet(nn.Module):
         both = self(torch.cat([x, x]), torch.cat([tt, tt]), torch.cat([labels, self.null_labels(n, labels.device)]))
         cond, uncond = both[:n], both[n:]
         return (1 + w) * cond - w * uncond
+
+
+class _CausalSelfAttention(nn.Module):
+    """Multi-head self-attention in which position t attends only to positions <= t. Part of :class:`TinyGPT`."""
+
+    def __init__(self, d_model: int, n_heads: int, dropout: float) -> None:
+        super().__init__()
+        self.n_heads, self.d_head = n_heads, d_model // n_heads
+        self.q = nn.Linear(d_model, d_model)
+        self.k = nn.Linear(d_model, d_model)
+        self.v = nn.Linear(d_model, d_model)
+        self.out = nn.Linear(d_model, d_model)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        b, t, d = x.shape
+
+        def heads(z: torch.Tensor) -> torch.Tensor:  # (B, T, D) -> (B, H, T, D/H)
+            return z.view(b, t, self.n_heads, self.d_head).transpose(1, 2)
+
+        q, k, v = heads(self.q(x)), heads(self.k(x)), heads(self.v(x))
+        scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)  # (B, H, T, T)
+        future = torch.triu(torch.ones(t, t, dtype=torch.bool, device=x.device), diagonal=1)
+        scores = scores.masked_fill(future, float("-inf"))  # no peeking at later tokens
+        weights = torch.softmax(scores, dim=-1)
+        mixed = (self.dropout(weights) @ v).transpose(1, 2).reshape(b, t, d)
+        return self.out(mixed), weights
+
+
+class _Block(nn.Module):
+    """A pre-LayerNorm transformer block: ``x + attn(ln(x))`` then ``x + mlp(ln(x))``. Part of :class:`TinyGPT`."""
+
+    def __init__(self, d_model: int, n_heads: int, dropout: float) -> None:
+        super().__init__()
+        self.ln1 = nn.LayerNorm(d_model)
+        self.attn = _CausalSelfAttention(d_model, n_heads, dropout)
+        self.ln2 = nn.LayerNorm(d_model)
+        self.mlp = nn.Sequential(
+            nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model), nn.Dropout(dropout)
+        )
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        attended, weights = self.attn(self.ln1(x))
+        x = x + attended
+        x = x + self.mlp(self.ln2(x))
+        return x, weights
+
+
+class TinyGPT(nn.Module):
+    """A tiny causal transformer language model (nanoGPT-like). Notebook 05.
+
+    Token ids (B, T) → next-token logits (B, T, vocab_size): token + learned position embeddings, ``n_layers``
+    pre-LayerNorm blocks (causal multi-head self-attention, then a 4×-wide GELU MLP, each with a residual
+    connection), a final LayerNorm and a linear head. The logits at position t depend only on tokens 0..t.
+
+    ``forward(tokens, return_attention=True)`` also returns the attention weights, a list with one
+    (B, n_heads, T, T) tensor per layer (rows sum to 1, zero above the diagonal).
+
+    Initialisation: weights N(0, 0.02²) as in GPT-2, so the initial logits are small and the initial
+    cross-entropy is close to ln(vocab_size) — the loss of a uniform guess.
+
+    Args:
+        vocab_size: number of token ids.
+        d_model: embedding width (divisible by ``n_heads``).
+        n_layers: number of transformer blocks.
+        n_heads: attention heads per block.
+        max_len: the longest sequence (context) the model accepts.
+        dropout: dropout probability on attention weights, MLP output and embeddings (0 = off).
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        d_model: int = 64,
+        n_layers: int = 2,
+        n_heads: int = 4,
+        max_len: int = 64,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.vocab_size = check_int(vocab_size, "vocab_size", minimum=1)
+        self.d_model = check_int(d_model, "d_model", minimum=1)
+        self.n_layers = check_int(n_layers, "n_layers", minimum=1)
+        self.n_heads = check_int(n_heads, "n_heads", minimum=1)
+        self.max_len = check_int(max_len, "max_len", minimum=1)
+        dropout = check_real(dropout, "dropout")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if d_model % n_heads:
+            raise ValueError(f"d_model must be divisible by n_heads={n_heads}, got {d_model}")
+        self.token_embed = nn.Embedding(vocab_size, d_model)
+        self.pos_embed = nn.Embedding(max_len, d_model)
+        self.dropout = nn.Dropout(dropout)
+        self.blocks = nn.ModuleList(_Block(d_model, n_heads, dropout) for _ in range(n_layers))
+        self.ln_f = nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, vocab_size)
+        self.apply(self._init_weights)
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    def forward(
+        self, tokens: torch.Tensor, return_attention: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
+        if (
+            not isinstance(tokens, torch.Tensor)
+            or tokens.dim() != 2
+            or tokens.is_floating_point()
+            or tokens.is_complex()
+            or tokens.dtype == torch.bool
+        ):
+            raise ValueError(f"tokens must be a (B, T) integer tensor of token ids, got {describe(tokens)}")
+        t = tokens.shape[1]
+        if t > self.max_len:
+            raise ValueError(f"tokens must have at most max_len={self.max_len} positions, got T={t}")
+        if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.vocab_size):
+            raise ValueError(
+                f"tokens must be ids in [0, {self.vocab_size - 1}], got values in "
+                f"[{int(tokens.min())}, {int(tokens.max())}]"
+            )
+        positions = torch.arange(t, device=tokens.device)
+        x = self.dropout(self.token_embed(tokens.long()) + self.pos_embed(positions))
+        attentions = []
+        for block in self.blocks:
+            x, weights = block(x)
+            attentions.append(weights)
+        logits = self.head(self.ln_f(x))
+        return (logits, attentions) if return_attention else logits

@@ -52,6 +52,7 @@ __all__ = [
     "linear_betas",
     "probability_flow_ode",
     "reverse_sde",
+    "sample_tokens",
     "score_from_eps",
     "x0_from_eps",
 ]
@@ -568,3 +569,83 @@ def ddpm_sample(
                 state = state + math.sqrt(beta_t) * torch.randn(shape, generator=generator, dtype=dtype)
         _check_diverged(state, "ddpm_sample")
     return state
+
+
+# -- token sampling (notebook 05) ---------------------------------------------------------------------------------
+def sample_tokens(
+    model: torch.nn.Module,
+    prompt: torch.Tensor,
+    max_new_tokens: int,
+    *,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    generator: torch.Generator | None = None,
+    logit_mask: Callable[[torch.Tensor], torch.Tensor] | torch.Tensor | None = None,
+) -> torch.Tensor:
+    r"""Autoregressive sampling from a causal language model such as ``models.TinyGPT``. Notebook 05.
+
+    ``model(tokens)`` maps (B, T) ids to (B, T, V) logits. At each step the last-position logits are divided by
+    ``temperature`` (small: close to greedy; large: close to uniform), restricted to the ``top_k`` largest when
+    given (the rest set to :math:`-\infty`; ``top_k=1`` is greedy/argmax decoding), and one token per row is drawn
+    with ``torch.multinomial(softmax(logits), 1, generator=generator)``.
+
+    ``logit_mask`` restricts which tokens may be drawn: a bool tensor (V,) with True for allowed tokens, or a
+    callable ``logit_mask(tokens_so_far) -> bool`` tensor (V,) or (B, V) of allowed tokens, called each step with
+    the current (B, T) sequence (so the allowed set may depend on the context). Disallowed tokens get logit
+    :math:`-\infty` and are never sampled; at least one token per row must stay allowed.
+
+    If the sequence grows past ``model.max_len`` (when the model has that attribute), only its last ``max_len``
+    tokens are fed to the model. Runs under ``torch.no_grad()`` with the model in eval mode and restores its
+    training flag afterwards. Returns the (B, T_prompt + max_new_tokens) ``torch.long`` sequence, prompt first.
+    """
+    if not callable(model):
+        raise TypeError(f"model must be callable (tokens) -> logits, got {describe(model)}")
+    if (
+        not isinstance(prompt, torch.Tensor)
+        or prompt.dim() != 2
+        or prompt.shape[1] < 1
+        or prompt.is_floating_point()
+        or prompt.is_complex()
+        or prompt.dtype == torch.bool
+    ):
+        raise ValueError(f"prompt must be a (B, T) integer tensor with T >= 1, got {describe(prompt)}")
+    max_new_tokens = check_int(max_new_tokens, "max_new_tokens", minimum=0)
+    temperature = check_positive(temperature, "temperature")
+    if top_k is not None:
+        top_k = check_int(top_k, "top_k", minimum=1)
+    check_generator(generator)
+    if logit_mask is not None and not callable(logit_mask):
+        if not isinstance(logit_mask, torch.Tensor) or logit_mask.dtype != torch.bool or logit_mask.dim() != 1:
+            raise ValueError(
+                f"logit_mask must be a (V,) bool tensor of allowed tokens or a callable, got {describe(logit_mask)}"
+            )
+    max_len = getattr(model, "max_len", None)
+    tokens = prompt.long()
+    was_training = getattr(model, "training", False)
+    if isinstance(model, torch.nn.Module):
+        model.eval()
+    try:
+        with torch.no_grad():
+            for _ in range(max_new_tokens):
+                context = tokens if max_len is None else tokens[:, -max_len:]
+                logits = model(context)[:, -1, :].float() / temperature  # (B, V)
+                if logit_mask is not None:
+                    allowed = logit_mask(tokens) if callable(logit_mask) else logit_mask
+                    allowed = torch.as_tensor(allowed, dtype=torch.bool, device=logits.device)
+                    if allowed.shape[-1] != logits.shape[-1]:
+                        raise ValueError(
+                            f"logit_mask must cover the {logits.shape[-1]} tokens, got shape {tuple(allowed.shape)}"
+                        )
+                    logits = logits.masked_fill(~allowed.expand_as(logits), float("-inf"))
+                if top_k is not None and top_k < logits.shape[-1]:
+                    kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]
+                    logits = logits.masked_fill(logits < kth, float("-inf"))
+                if not bool(torch.isfinite(logits).any(dim=-1).all()):
+                    raise ValueError("logit_mask must leave at least one allowed token in every row")
+                probs = torch.softmax(logits, dim=-1)
+                next_token = torch.multinomial(probs.cpu(), 1, generator=generator).to(tokens.device)
+                tokens = torch.cat([tokens, next_token], dim=1)
+    finally:
+        if isinstance(model, torch.nn.Module):
+            model.train(was_training)
+    return tokens

@@ -29,6 +29,7 @@ from .images import (
     read_idx,
     write_idx,
 )
+from .markov import MarkovSource
 from .questions import DigitQuestions, digit_questions
 from .toy2d import GaussianMixture, checkerboard, ring, swiss_roll, two_modes, two_moons
 
@@ -43,6 +44,7 @@ __all__ = [
     "paired_digits",
     "parse_caption",
     "sample_captions",
+    "MarkovSource",
     "MNIST_FILES",
     "MNIST_MIRRORS",
     "DownloadError",

@@ -7,14 +7,17 @@ options, ``reduction="mean" | "sum" | "none"``.
 * score matching (notebooks 03, 04): :func:`score_matching`, :func:`sliced_score_matching`,
   :func:`denoising_score_matching`
 * diffusion (notebook 04): :func:`noise_conditional_dsm`, :func:`eps_prediction_loss`
+* autoregressive (notebook 05): :func:`autoregressive_nll`
 """
 
+from .autoregressive import autoregressive_nll
 from .contrastive import info_nce, info_nce_logits, sigmoid_contrastive
 from .cross_entropy import cross_entropy, sequence_cross_entropy
 from .diffusion import eps_prediction_loss, noise_conditional_dsm
 from .score import denoising_score_matching, score_matching, sliced_score_matching
 
 __all__ = [
+    "autoregressive_nll",
     "cross_entropy",
     "denoising_score_matching",
     "eps_prediction_loss",

@@ -1,0 +1,69 @@
+r"""The autoregressive negative log-likelihood: next-token prediction with a causal model. Notebook 05.
+
+By the chain rule of probability, any distribution over sequences factorises as
+
+.. math::
+    p(x_{1:T}) = p(x_1) \prod_{t=2}^{T} p(x_t \mid x_{<t}),
+
+so the negative log-likelihood of a sequence is a *sum of per-token cross-entropies*,
+
+.. math::
+    -\log p_\theta(x_{2:T} \mid x_1) = \sum_{t=2}^{T} -\log q_\theta(x_t \mid x_{<t}),
+
+and a causal model (position :math:`t` sees only tokens :math:`\le t`) trained with teacher forcing minimises
+exactly this. Its per-token average can never go below the source's entropy rate
+(:meth:`mmobjectives.data.MarkovSource.entropy_rate` for a Markov source).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .._checks import describe
+from .cross_entropy import sequence_cross_entropy
+
+__all__ = ["autoregressive_nll"]
+
+
+def autoregressive_nll(
+    logits: torch.Tensor,
+    tokens: torch.Tensor,
+    *,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""Next-token NLL of (B, T, V) causal-model ``logits`` computed from (B, T) ``tokens``.
+
+    Position :math:`t` predicts token :math:`t+1`, so the loss scores ``tokens[:, 1:]`` under ``logits[:, :-1]``:
+
+    .. math::
+        \mathcal L = -\frac{1}{|\mathcal M|} \sum_{(b, t) \in \mathcal M} \log q_\theta(x_{b,t+1} \mid x_{b,\le t}),
+
+    with :math:`\mathcal M` the predicted positions whose target is not ``ignore_index``. Summed over a
+    sequence, these per-token cross-entropies are :math:`-\log p_\theta(x_{2:T} \mid x_1)` (chain rule); the first
+    token is not scored. ``exp(loss)`` is the perplexity, ``loss / ln 2`` the bits per token
+    (:func:`mmobjectives.metrics.perplexity`, :func:`mmobjectives.metrics.bits_per_token`).
+
+    Args:
+        logits: (B, T, V) floating-point scores, ``logits[:, t]`` computed from ``tokens[:, :t+1]`` only.
+        tokens: (B, T) integer token ids in :math:`[0, V)` (or ``ignore_index`` at padding), T >= 2.
+        ignore_index: target token id that contributes nothing (padding).
+        reduction: ``"mean"`` (nats per predicted, non-ignored token), ``"sum"``, or ``"none"`` ((B, T-1), 0 at
+            ignored positions).
+
+    Equal to ``sequence_cross_entropy(logits[:, :-1], tokens[:, 1:], ...)``. Notebook 05.
+    """
+    if not isinstance(logits, torch.Tensor) or logits.dim() != 3:
+        raise ValueError(f"logits must be a 3-D (B, T, V) tensor, got {describe(logits)}")
+    if not isinstance(tokens, torch.Tensor) or tokens.dim() != 2:
+        raise ValueError(f"tokens must be a 2-D (B, T) integer tensor, got {describe(tokens)}")
+    if tuple(tokens.shape) != tuple(logits.shape[:2]):
+        raise ValueError(
+            f"tokens must have shape (B, T) = {tuple(logits.shape[:2])} to match the logits, "
+            f"got shape {tuple(tokens.shape)}"
+        )
+    if tokens.shape[1] < 2:
+        raise ValueError(
+            f"tokens must have T >= 2 (one token to condition on, at least one to predict), got shape {tuple(tokens.shape)}"
+        )
+    return sequence_cross_entropy(logits[:, :-1], tokens[:, 1:], ignore_index=ignore_index, reduction=reduction)
