@@ -7,23 +7,12 @@ samples classified as the prompted digit) is measured in notebook 04.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 
 from mmobjectives import sampling
 from mmobjectives.losses.diffusion import eps_prediction_loss
 from mmobjectives.models import ConditionalEpsNet
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """The test machines share few cores: one thread keeps these small models fast."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture

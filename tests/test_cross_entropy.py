@@ -17,16 +17,6 @@ from mmobjectives.losses import cross_entropy, sequence_cross_entropy
 REDUCTIONS = ("mean", "sum", "none")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These tensors are tiny: intra-op threads only add overhead, and on a busy machine OpenMP threads fighting
-    over the cores slowed F.cross_entropy ~30x (10 ms a call). Restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 TOL64 = {"atol": 1e-10, "rtol": 0.0}  # the contract: equal to F.cross_entropy within 1e-10 in float64
 
 

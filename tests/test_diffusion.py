@@ -38,16 +38,6 @@ SCHEDULES = [VESchedule(), VPSchedule("linear"), VPSchedule("cosine")]
 IDS = ["ve", "vp-linear", "vp-cosine"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The samplers loop over hundreds of tiny (4000, 2) ops: intra-op threads only add overhead (10x on a busy
-    2-core machine), so run this module single-threaded and restore the setting afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _gen(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 

@@ -13,14 +13,6 @@ from mmobjectives.data import MarkovSource
 from mmobjectives.losses import autoregressive_nll, sequence_cross_entropy
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _single_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _loop_nll(logits, tokens, ignore_index=-100):
     """Per-token next-token NLL with plain Python loops: (B, T-1) values and a kept mask."""
     b, t, _ = logits.shape

@@ -14,14 +14,6 @@ from mmobjectives.sampling import sample_tokens
 V = 11
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _model(**kwargs) -> TinyGPT:
     torch.manual_seed(0)
     return TinyGPT(V, **kwargs)

@@ -1,0 +1,18 @@
+"""Shared test settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import torch
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    """Run the unit tests single-threaded. Their tensors are tiny, so intra-op threads only add overhead, and on a
+    busy 2-core machine OpenMP threads competing for the cores slowed small ops 10-30x. Restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
