@@ -488,11 +488,11 @@ def probability_flow_ode(
 
 
 # -- discrete DDPM (Ho et al. 2020) -------------------------------------------------------------------------------
-def linear_betas(T: int = 1000, beta_1: float = 1e-4, beta_T: float = 0.02) -> torch.Tensor:  # noqa: N803
+def linear_betas(T: int = 1000, beta_1: float = 1e-4, beta_T: float = 0.02) -> torch.Tensor:
     r"""DDPM's linear schedule: ``T`` values from :math:`\beta_1` to :math:`\beta_T`, float64 (T,)."""
-    T = check_int(T, "T", minimum=1)  # noqa: N806
+    T = check_int(T, "T", minimum=1)
     beta_1 = check_positive(beta_1, "beta_1")
-    beta_T = check_positive(beta_T, "beta_T")  # noqa: N806
+    beta_T = check_positive(beta_T, "beta_T")
     if not beta_1 <= beta_T < 1:
         raise ValueError(f"beta_T must be in [beta_1, 1), got beta_1={beta_1}, beta_T={beta_T}")
     return torch.linspace(beta_1, beta_T, T, dtype=torch.float64)
@@ -512,7 +512,7 @@ def ddpm_alpha_bar(betas: torch.Tensor) -> torch.Tensor:
     return torch.cumprod(1 - _check_betas(betas), dim=0)
 
 
-def check_prior(alpha_bar_T: float | torch.Tensor, threshold: float = 1e-2) -> float:  # noqa: N803
+def check_prior(alpha_bar_T: float | torch.Tensor, threshold: float = 1e-2) -> float:
     r"""Warn (``UserWarning``) when :math:`\bar\alpha_T` > ``threshold``: :math:`x_T` would still remember
     :math:`\sqrt{\bar\alpha_T}x_0`, so starting the sampler from :math:`\mathcal N(0, I)` starts from the wrong
     prior. Returns :math:`\bar\alpha_T` as a float. (Standard linear betas over T = 1000: ≈ 4.0e-5.)

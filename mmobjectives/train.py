@@ -8,6 +8,7 @@ budget) and returns the loss history.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -169,8 +170,7 @@ def fit(
     if isinstance(data, torch.Tensor) or (
         isinstance(data, (tuple, list)) and data and all(isinstance(t, torch.Tensor) for t in data)
     ):
-        source: Iterator[Batch] | None = minibatches(data, batch_size, generator=generator)
-        next_batch: Callable[[], Batch] = lambda: next(source)  # noqa: E731
+        next_batch: Callable[[], Batch] = functools.partial(next, minibatches(data, batch_size, generator=generator))
     elif callable(data):
         next_batch = data
     elif isinstance(data, Iterable):
