@@ -21,6 +21,7 @@ __all__ = [
     "ConditionalEpsNet",
     "DualEncoder",
     "ImageEncoder",
+    "NGramModel",
     "ScoreNet",
     "SeparableCritic",
     "TextEncoder",
@@ -775,3 +776,67 @@ class TinyGPT(nn.Module):
             attentions.append(weights)
         logits = self.head(self.ln_f(x))
         return (logits, attentions) if return_attention else logits
+
+
+class NGramModel(nn.Module):
+    r"""A count model that sees only the last ``context`` tokens: the classical baseline of notebook 05.
+
+    ``fit(seqs)`` counts, for every context length :math:`j \le c` (``c = context``), how often each token
+    follows each :math:`j` tokens, and estimates with add-``alpha`` smoothing
+
+    .. math::
+        q(b \mid a_{1:j}) = \frac{N(a_{1:j}, b) + \alpha}{N(a_{1:j}) + \alpha V}.
+
+    ``forward(tokens)`` returns (B, T, V) log-probabilities laid out like a causal model's logits: position
+    :math:`t` predicts token :math:`t+1` from the last :math:`\min(t+1, c)` tokens, so it plugs into
+    ``losses.autoregressive_nll`` and ``sampling.sample_tokens`` like ``TinyGPT``. With enough data its NLL
+    approaches the source's ``conditional_entropy(c)``; no amount of data takes it below that.
+
+    Args:
+        vocab_size: number of token ids.
+        context: :math:`c`, how many previous tokens the model sees (0 = unigram).
+        alpha: add-alpha smoothing (> 0, so no test token gets probability 0).
+    """
+
+    def __init__(self, vocab_size: int, context: int, alpha: float = 0.1) -> None:
+        super().__init__()
+        self.vocab_size = check_int(vocab_size, "vocab_size", minimum=1)
+        self.context = check_int(context, "context", minimum=0)
+        self.alpha = check_positive(alpha, "alpha")
+        if self.vocab_size ** (self.context + 1) > 2**22:
+            raise ValueError(
+                f"vocab_size ** (context + 1) must be at most 2**22 count cells, got "
+                f"{self.vocab_size}^{self.context + 1}"
+            )
+        for j in range(self.context + 1):
+            self.register_buffer(f"counts_{j}", torch.zeros(self.vocab_size**j, self.vocab_size, dtype=torch.float64))
+
+    def _counts(self, j: int) -> torch.Tensor:
+        return getattr(self, f"counts_{j}")
+
+    def fit(self, seqs: torch.Tensor) -> NGramModel:
+        """Add the counts of every (context, next token) pair in (N, T) ``seqs``; returns ``self``."""
+        s = _check_token_ids(seqs, "seqs", self.vocab_size).cpu()
+        v = self.vocab_size
+        for j in range(self.context + 1):
+            for t in range(j, s.shape[1]):
+                index = torch.zeros(s.shape[0], dtype=torch.long)
+                for i in range(t - j, t):
+                    index = index * v + s[:, i]
+                flat = self._counts(j).view(-1)
+                flat.index_add_(0, index * v + s[:, t], torch.ones(s.shape[0], dtype=flat.dtype))
+        return self
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        tokens = _check_token_ids(tokens, "tokens", self.vocab_size)
+        b, t = tokens.shape
+        v = self.vocab_size
+        out = torch.empty(b, t, v, dtype=torch.float64, device=tokens.device)
+        for pos in range(t):
+            j = min(pos + 1, self.context)
+            index = torch.zeros(b, dtype=torch.long, device=tokens.device)
+            for i in range(pos + 1 - j, pos + 1):
+                index = index * v + tokens[:, i]
+            counts = self._counts(j).to(tokens.device)[index]
+            out[:, pos] = torch.log(counts + self.alpha) - torch.log(counts.sum(dim=1, keepdim=True) + self.alpha * v)
+        return out.to(torch.get_default_dtype())

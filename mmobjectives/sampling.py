@@ -52,6 +52,7 @@ __all__ = [
     "linear_betas",
     "probability_flow_ode",
     "reverse_sde",
+    "next_token_probs",
     "sample_tokens",
     "score_from_eps",
     "x0_from_eps",
@@ -572,6 +573,34 @@ def ddpm_sample(
 
 
 # -- token sampling (notebook 05) ---------------------------------------------------------------------------------
+def _temper(logits: torch.Tensor, temperature: float, top_k: int | None) -> torch.Tensor:
+    """``logits / temperature`` with everything outside the ``top_k`` largest set to -inf (along the last dim)."""
+    z = logits / temperature
+    if top_k is not None and top_k < z.shape[-1]:
+        kth = torch.topk(z, top_k, dim=-1).values[..., -1:]
+        z = z.masked_fill(z < kth, float("-inf"))
+    return z
+
+
+def next_token_probs(logits: torch.Tensor, *, temperature: float = 1.0, top_k: int | None = None) -> torch.Tensor:
+    r"""The distribution ``sample_tokens`` draws from, given next-token ``logits`` (..., V). Notebook 05.
+
+    .. math::
+        q_{T,k}(v) = \frac{\exp(z_v / T)\,[v \in \text{top-}k(z)]}{\sum_{u \in \text{top-}k(z)} \exp(z_u / T)}.
+
+    ``temperature`` :math:`T \to 0` concentrates the mass on the argmax, :math:`T = 1` leaves the model's
+    distribution unchanged, :math:`T \to \infty` flattens it to uniform (over the top-k); ``top_k`` keeps the
+    :math:`k` largest logits (ties at the k-th value are all kept). Returns probabilities of the same shape.
+    """
+    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point() or logits.dim() < 1:
+        raise TypeError(f"logits must be a floating-point tensor (..., V), got {describe(logits)}")
+    check_finite(logits, "logits")
+    temperature = check_positive(temperature, "temperature")
+    if top_k is not None:
+        top_k = check_int(top_k, "top_k", minimum=1)
+    return torch.softmax(_temper(logits, temperature, top_k), dim=-1)
+
+
 def sample_tokens(
     model: torch.nn.Module,
     prompt: torch.Tensor,
@@ -628,7 +657,7 @@ def sample_tokens(
         with torch.no_grad():
             for _ in range(max_new_tokens):
                 context = tokens if max_len is None else tokens[:, -max_len:]
-                logits = model(context)[:, -1, :].float() / temperature  # (B, V)
+                logits = model(context)[:, -1, :].float()  # (B, V)
                 if logit_mask is not None:
                     allowed = logit_mask(tokens) if callable(logit_mask) else logit_mask
                     allowed = torch.as_tensor(allowed, dtype=torch.bool, device=logits.device)
@@ -637,9 +666,7 @@ def sample_tokens(
                             f"logit_mask must cover the {logits.shape[-1]} tokens, got shape {tuple(allowed.shape)}"
                         )
                     logits = logits.masked_fill(~allowed.expand_as(logits), float("-inf"))
-                if top_k is not None and top_k < logits.shape[-1]:
-                    kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]
-                    logits = logits.masked_fill(logits < kth, float("-inf"))
+                logits = _temper(logits, temperature, top_k)
                 if not bool(torch.isfinite(logits).any(dim=-1).all()):
                     raise ValueError("logit_mask must leave at least one allowed token in every row")
                 probs = torch.softmax(logits, dim=-1)

@@ -7,6 +7,7 @@ stays distinguishable under the common forms of colour blindness.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.colors import to_hex
+from matplotlib.figure import Figure
 
 from ._checks import as_float_tensor, check_int, check_positive, describe
 
@@ -23,6 +25,7 @@ __all__ = [
     "class_colors",
     "grid_2d",
     "plot_density_2d",
+    "plot_image_grid",
     "plot_loss_curve",
     "plot_probability_bars",
     "plot_reliability_diagram",
@@ -416,3 +419,53 @@ def plot_reliability_diagram(
         ax.set_title(title)
     ax.legend(loc="upper left", fontsize=8)
     return ax
+
+
+def plot_image_grid(
+    images: Any,
+    *,
+    titles: Sequence[str] | None = None,
+    ncols: int = 8,
+    wrong: Any = None,
+    suptitle: str | None = None,
+    figure: Figure | None = None,
+    title_size: float = 7.0,
+) -> Figure:
+    """Grayscale (N, 1, H, W) or (N, H, W) images in a grid, ink dark on white, one optional title each.
+
+    ``wrong`` (N,) bool draws a vermillion frame around the images marked True (e.g. misclassified samples).
+    Returns the figure (a new one unless ``figure`` is given).
+    """
+    x = as_float_tensor(images, "images", dtype=torch.float32, device="cpu").detach()
+    if x.dim() == 4 and x.shape[1] == 1:
+        x = x[:, 0]
+    if x.dim() != 3 or x.shape[0] == 0:
+        raise ValueError(f"images must be (N, 1, H, W) or (N, H, W) with N >= 1, got {describe(images)}")
+    n = x.shape[0]
+    if titles is not None and len(titles) != n:
+        raise ValueError(f"titles must have one entry per image ({n}), got {len(titles)}")
+    flags = None if wrong is None else np.asarray(torch.as_tensor(wrong).cpu(), dtype=bool).reshape(-1)
+    if flags is not None and flags.size != n:
+        raise ValueError(f"wrong must have one flag per image ({n}), got {flags.size}")
+    ncols = min(check_int(ncols, "ncols", minimum=1), n)
+    nrows = math.ceil(n / ncols)
+    if figure is None:
+        figure = plt.figure(figsize=(1.1 * ncols, 1.2 * nrows + (0.3 if suptitle else 0)), layout="constrained")
+    axes = np.atleast_1d(figure.subplots(nrows, ncols, squeeze=False)).ravel()
+    hi = max(float(x.max()), 1e-12)
+    for i, ax in enumerate(axes):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if i >= n:
+            ax.axis("off")
+            continue
+        ax.imshow(x[i].numpy(), cmap="gray_r", vmin=0, vmax=hi)
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=title_size)
+        if flags is not None and flags[i]:
+            for spine in ax.spines.values():
+                spine.set_edgecolor(PALETTE[6])
+                spine.set_linewidth(2.5)
+    if suptitle:
+        figure.suptitle(suptitle, fontsize=10)
+    return figure

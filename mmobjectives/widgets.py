@@ -33,6 +33,9 @@ from . import config, data, losses, metrics, sampling, viz
 from ._checks import as_float_tensor, check_finite, check_int, check_positive, describe
 
 __all__ = [
+    "SamplingTradeoff",
+    "sampling_panel",
+    "sampling_tradeoff",
     "GuidedDigits",
     "guidance_panel",
     "guided_digits",
@@ -1022,5 +1025,146 @@ def guidance_panel(
         fixed={"model": model, "classifier": classifier, "schedule": schedule, "n_per_class": n_per_class},
         figsize=(0.55 * n_per_class + 1, 6.0),
         title="Classifier-free guidance",
+        strict=strict,
+    )
+
+
+# -- notebook 05: temperature and top-k, scored by the true source --------------------------------------------------
+@dataclass(frozen=True)
+class SamplingTradeoff:
+    r"""Samples of a next-token model at one (temperature, top-k), scored by the *true* source.
+
+    ``true_nll``: mean :math:`-\log p_{\text{source}}(x_t \mid x_{<t})` over the sampled tokens 2..T (quality: low
+    means the source finds the samples likely). ``entropy``: mean entropy of the reshaped next-token distributions
+    the sampler drew from (diversity: nats of randomness per token). ``probs``/``true_probs``: the reshaped model
+    distribution and the source's row after the context symbol ``context``.
+    """
+
+    temperature: float
+    top_k: int | None
+    true_nll: float
+    entropy: float
+    entropy_rate: float
+    context: int
+    probs: np.ndarray
+    true_probs: np.ndarray
+    samples: torch.Tensor
+
+
+def sampling_tradeoff(
+    model: torch.nn.Module,
+    source: data.MarkovSource,
+    temperature: float,
+    top_k: int | None = None,
+    *,
+    n: int = 256,
+    length: int = 32,
+    context: int = 0,
+    seed: int = 0,
+) -> SamplingTradeoff:
+    r"""Draw ``n`` sequences of ``length`` tokens from ``model`` (first token from the source's stationary
+    distribution, the rest with ``sampling.sample_tokens``) and score them with the true ``source``. Notebook 05.
+
+    ``top_k`` of 0 or None keeps every token. At ``temperature = 1`` without top-k, a model that has learned the
+    source samples from it: ``true_nll`` and ``entropy`` both approach the entropy rate.
+    """
+    if not isinstance(source, data.MarkovSource):
+        raise TypeError(f"source must be a data.MarkovSource, got {describe(source)}")
+    temperature = check_positive(temperature, "temperature")
+    if top_k is not None:
+        top_k = check_int(top_k, "top_k", minimum=0) or None
+    n = check_int(n, "n", minimum=1)
+    length = check_int(length, "length", minimum=2)
+    context = check_int(context, "context", minimum=0)
+    if context >= source.vocab_size:
+        raise ValueError(f"context must be a symbol in [0, {source.vocab_size - 1}], got {context}")
+    g = torch.Generator().manual_seed(int(seed))
+    first = source.sample(n, 1, generator=g)
+    samples = sampling.sample_tokens(model, first, length - 1, temperature=temperature, top_k=top_k, generator=g)
+    true_nll = float(-(source.log_prob(samples) - source.log_prob(samples[:, :1])).mean()) / (length - 1)
+    with torch.no_grad():
+        logits = model(samples)[:, :-1].float()
+        probs = sampling.next_token_probs(logits, temperature=temperature, top_k=top_k)
+        entropy = float(-(probs * probs.clamp_min(1e-30).log()).sum(-1).mean())
+        at_context = sampling.next_token_probs(
+            model(torch.tensor([[context]]))[0, -1].float(), temperature=temperature, top_k=top_k
+        )
+    row = source.transition[(context,) * source.order] if source.order > 1 else source.transition[context]
+    return SamplingTradeoff(
+        temperature=temperature,
+        top_k=top_k,
+        true_nll=true_nll,
+        entropy=max(entropy, 0.0),
+        entropy_rate=source.entropy_rate(),
+        context=context,
+        probs=at_context.numpy(),
+        true_probs=row.numpy(),
+        samples=samples,
+    )
+
+
+def _render_sampling(result: SamplingTradeoff, figure: Figure, curve: Sequence[SamplingTradeoff]) -> str:
+    left, right = figure.subplots(1, 2)
+    v = len(result.probs)
+    xs = np.arange(v)
+    left.bar(xs - 0.2, result.true_probs, width=0.4, color=viz.PALETTE[0], label="true source $P(\\cdot\\mid a)$")
+    left.bar(xs + 0.2, result.probs, width=0.4, color=viz.PALETTE[5], label="what the sampler draws from")
+    left.set(
+        xlabel="next symbol",
+        ylabel="probability",
+        title=f"after symbol a = {result.context}",
+        xticks=xs,
+        ylim=(0, 1.05),
+    )
+    left.legend(fontsize=7, loc="upper right")
+    h = result.entropy_rate
+    right.plot(
+        [c.entropy for c in curve], [c.true_nll for c in curve], "o-", color=viz.PALETTE[4], ms=3, label="top-k off"
+    )
+    for c in curve:
+        right.annotate(
+            f"T={c.temperature:g}", (c.entropy, c.true_nll), fontsize=6, xytext=(3, -8), textcoords="offset points"
+        )
+    right.plot([result.entropy], [result.true_nll], "*", color=viz.PALETTE[6], ms=14, label="current setting")
+    right.axhline(h, color="grey", ls="--", lw=0.8)
+    right.axvline(h, color="grey", ls="--", lw=0.8, label=f"entropy rate H = {h:.2f}")
+    right.set(
+        xlabel="diversity: sampler entropy (nats/token)",
+        ylabel="quality: true-source NLL (nats/token)",
+        title="quality vs diversity",
+    )
+    right.legend(fontsize=7, loc="upper left")
+    k = "off" if result.top_k is None else str(result.top_k)
+    return (
+        f"T = {result.temperature:.2f}, top-k {k}: samples cost {result.true_nll:.3f} nats/token under the true "
+        f"source and the sampler injects {result.entropy:.3f} nats/token (entropy rate H = {h:.3f})"
+    )
+
+
+def sampling_panel(
+    model: torch.nn.Module,
+    source: data.MarkovSource,
+    *,
+    n: int = 256,
+    length: int = 32,
+    temperatures: Sequence[float] = (0.25, 0.5, 0.75, 1.0, 1.5, 2.5),
+    strict: bool | None = None,
+) -> Panel:
+    """Notebook 05's sampling widget: temperature and top-k → the next-token distribution and the quality /
+    diversity point of the samples, on the curve traced by temperature alone."""
+    curve = [sampling_tradeoff(model, source, t, None, n=n, length=length) for t in temperatures]
+    controls = {
+        "temperature": w.FloatLogSlider(
+            value=1.0, base=10, min=-1.0, max=0.6, step=0.05, description="temperature", readout_format=".2f"
+        ),
+        "top_k": w.IntSlider(value=0, min=0, max=source.vocab_size, description="top-k (0=off)"),
+    }
+    return Panel(
+        sampling_tradeoff,
+        lambda result, figure: _render_sampling(result, figure, curve),
+        controls,
+        fixed={"model": model, "source": source, "n": n, "length": length},
+        figsize=(9.0, 3.6),
+        title="Sampling: temperature and top-k",
         strict=strict,
     )

@@ -228,3 +228,144 @@ def test_markov_bad_sample_and_floor_arguments():
         source.log_prob(torch.tensor([[0, 3]]))
     with pytest.raises(ValueError, match="concentration"):
         MarkovSource.random(3, concentration=0.0)
+
+
+# --------------------------------------------------------------------------- order-k sources
+
+
+def _order1_as_order2(source: MarkovSource) -> MarkovSource:
+    """The same chain written as order 2: the next symbol ignores the older of its two context symbols."""
+    v = source.vocab_size
+    return MarkovSource(source.transition[None].expand(v, v, v).clone())
+
+
+def test_order2_log_prob_sums_to_one_over_all_sequences():
+    source = MarkovSource.random(3, concentration=0.7, seed=11, order=2)
+    assert source.order == 2 and source.transition.shape == (3, 3, 3)
+    for length in (1, 2, 4):
+        seqs = torch.tensor(list(itertools.product(range(3), repeat=length)))
+        total = source.log_prob(seqs).exp().sum()
+        assert abs(float(total) - 1) < 1e-10
+
+
+def test_order2_stationary_is_fixed_point_of_the_pair_chain():
+    source = MarkovSource.random(4, seed=5, order=2)
+    pi = source.stationary  # (V, V): P(x_1 = a, x_2 = b)
+    # next pair (b, c) has probability sum_a pi[a, b] P[a, b, c]
+    moved = torch.einsum("ab,abc->bc", pi, source.transition)
+    torch.testing.assert_close(moved, pi)
+    # the two one-symbol marginals agree (stationarity)
+    torch.testing.assert_close(pi.sum(0), pi.sum(1))
+
+
+def test_order1_written_as_order2_has_the_same_entropies():
+    one = MarkovSource.random(4, concentration=0.5, seed=2)
+    two = _order1_as_order2(one)
+    assert math.isclose(two.entropy_rate(), one.entropy_rate(), abs_tol=1e-9)
+    for c in range(4):
+        assert math.isclose(two.conditional_entropy(c), one.conditional_entropy(c), abs_tol=1e-9)
+    seqs = one.sample(6, 5, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(two.log_prob(seqs), one.log_prob(seqs))
+
+
+def test_conditional_entropy_decreases_to_the_entropy_rate():
+    source = MarkovSource.random(3, concentration=0.3, seed=4, order=3)
+    h = [source.conditional_entropy(c) for c in range(6)]
+    assert all(a >= b - 1e-12 for a, b in zip(h, h[1:]))
+    assert h[0] > h[3] + 0.05  # context buys something for this sharp source
+    assert h[3] == h[4] == h[5] == source.entropy_rate()
+    assert math.isclose(h[0], float(-(source.stationary.sum((1, 2)) * source.stationary.sum((1, 2)).log()).sum()))
+
+
+def test_conditional_entropy_by_counting_sampled_sequences():
+    # plug-in estimate of H(X_t | X_{t-1}) from long samples of an order-2 source
+    source = MarkovSource.random(3, concentration=0.5, seed=8, order=2)
+    seqs = source.sample(4000, 12, generator=torch.Generator().manual_seed(1))
+    pairs = torch.zeros(3, 3, dtype=torch.float64)
+    pairs.view(-1).index_add_(
+        0, (seqs[:, :-1] * 3 + seqs[:, 1:]).reshape(-1), torch.ones(seqs[:, 1:].numel(), dtype=torch.float64)
+    )
+    joint = pairs / pairs.sum()
+    estimate = float(-(joint * joint.log()).sum() + (joint.sum(1) * joint.sum(1).log()).sum())
+    assert abs(estimate - source.conditional_entropy(1)) < 0.01
+
+
+def test_order2_empirical_nll_matches_sequence_floor():
+    source = MarkovSource.random(4, concentration=0.5, seed=6, order=2)
+    length = 10
+    seqs = source.sample(6000, length, generator=torch.Generator().manual_seed(2))
+    first = source.initial.sum(1).log()[seqs[:, 0]]
+    nll = -(source.log_prob(seqs) - first).sum() / (seqs.shape[0] * (length - 1))
+    floor = source.sequence_floor(length)
+    expected = (source.conditional_entropy(1) + (length - 2) * source.entropy_rate()) / (length - 1)
+    assert math.isclose(floor, expected, rel_tol=1e-12)
+    assert abs(float(nll) - floor) < 0.02
+
+
+def test_order_k_bad_inputs():
+    with pytest.raises(ValueError, match="transition"):
+        MarkovSource(torch.full((3, 3, 2), 0.5))
+    with pytest.raises(ValueError, match="context"):
+        MarkovSource(torch.full((2, 2, 2), 0.4))
+    with pytest.raises(ValueError, match="initial"):
+        MarkovSource(torch.full((2, 2, 2), 0.5), initial=torch.full((2,), 0.5))
+    with pytest.raises(ValueError, match="order"):
+        MarkovSource.random(3, order=0)
+    with pytest.raises(ValueError, match="vocab_size"):
+        MarkovSource.random(10, order=4)
+    with pytest.raises(ValueError, match="context"):
+        MarkovSource.random(3).conditional_entropy(-1)
+
+
+# --------------------------------------------------------------------------- n-gram count model
+
+
+def test_ngram_counts_match_a_hand_count():
+    from mmobjectives.models import NGramModel
+
+    seqs = torch.tensor([[0, 1, 0, 1, 1], [1, 1, 0, 0, 1]])
+    model = NGramModel(2, context=1, alpha=0.5).fit(seqs)
+    # bigrams after 0: (0,1) (0,1) (0,0) (0,1) -> N(0,·) = [1, 3]
+    torch.testing.assert_close(model.counts_1[0], torch.tensor([1.0, 3.0], dtype=torch.float64))
+    logp = model(torch.tensor([[0]]))[0, 0]
+    torch.testing.assert_close(logp.double(), torch.log(torch.tensor([1.5, 3.5], dtype=torch.float64) / 5.0))
+    torch.testing.assert_close(model.counts_0.sum(), torch.tensor(10.0, dtype=torch.float64))
+
+
+def test_ngram_rows_are_normalised_and_causal():
+    from mmobjectives.models import NGramModel
+
+    source = MarkovSource.random(4, seed=1, order=2)
+    seqs = source.sample(300, 9, generator=torch.Generator().manual_seed(0))
+    model = NGramModel(4, context=2).fit(seqs)
+    out = model(seqs[:5])
+    torch.testing.assert_close(out.exp().sum(-1), torch.ones(5, 9))
+    changed = seqs[:5].clone()
+    changed[:, 6:] = (changed[:, 6:] + 1) % 4
+    torch.testing.assert_close(model(changed)[:, :6], out[:, :6])
+
+
+@pytest.mark.parametrize("context", [0, 1, 2])
+def test_ngram_nll_approaches_the_conditional_entropy_of_its_context(context):
+    from mmobjectives.models import NGramModel
+
+    source = MarkovSource.random(3, concentration=0.4, seed=9, order=2)
+    g = torch.Generator().manual_seed(3)
+    model = NGramModel(3, context=context, alpha=0.01).fit(source.sample(3000, 20, generator=g))
+    test = source.sample(3000, 20, generator=g)
+    # score only positions that see a full context of `context` symbols, so the floor is one number
+    per_token = autoregressive_nll(model(test).double(), test, reduction="none")[:, max(context, 2) :]
+    assert abs(float(per_token.mean()) - source.conditional_entropy(context)) < 0.02
+
+
+def test_ngram_bad_inputs():
+    from mmobjectives.models import NGramModel
+
+    with pytest.raises(ValueError, match="context"):
+        NGramModel(3, context=-1)
+    with pytest.raises(ValueError, match="alpha"):
+        NGramModel(3, context=1, alpha=0.0)
+    with pytest.raises(ValueError, match="seqs"):
+        NGramModel(3, context=1).fit(torch.tensor([[0, 3]]))
+    with pytest.raises(ValueError, match="tokens"):
+        NGramModel(3, context=1)(torch.zeros(2, 3))

@@ -189,3 +189,43 @@ def test_sample_tokens_validation() -> None:
         sample_tokens(model, prompt, 3, logit_mask=torch.ones(V))
     with pytest.raises(TypeError, match="generator"):
         sample_tokens(model, prompt, 3, generator=0)
+
+
+def test_next_token_probs_temperature_and_top_k() -> None:
+    from mmobjectives.sampling import next_token_probs
+
+    z = torch.tensor([[2.0, 1.0, 0.5, -1.0]], dtype=torch.float64)
+    torch.testing.assert_close(next_token_probs(z), torch.softmax(z, -1))
+    # temperature T: p ∝ exp(z / T), computed independently
+    e = torch.exp(z / 0.5)
+    torch.testing.assert_close(next_token_probs(z, temperature=0.5), e / e.sum())
+    # top-2 renormalises the two largest
+    e2 = torch.exp(z[:, :2])
+    expected = torch.cat([e2 / e2.sum(), torch.zeros(1, 2, dtype=torch.float64)], dim=1)
+    torch.testing.assert_close(next_token_probs(z, top_k=2), expected)
+    # limits: T -> 0 is one-hot on the argmax, T -> inf is uniform
+    torch.testing.assert_close(
+        next_token_probs(z, temperature=1e-4), torch.tensor([[1.0, 0, 0, 0]], dtype=torch.float64)
+    )
+    torch.testing.assert_close(
+        next_token_probs(z, temperature=1e6), torch.full((1, 4), 0.25, dtype=torch.float64), atol=1e-5, rtol=0
+    )
+    # the entropy of the reshaped distribution grows with T
+    ent = [
+        float(-(p * p.clamp_min(1e-300).log()).sum())
+        for p in (next_token_probs(z, temperature=t) for t in (0.3, 1.0, 3.0))
+    ]
+    assert ent[0] < ent[1] < ent[2]
+
+
+def test_next_token_probs_validation() -> None:
+    from mmobjectives.sampling import next_token_probs
+
+    with pytest.raises(TypeError, match="logits"):
+        next_token_probs(torch.tensor([1, 2]))
+    with pytest.raises(ValueError, match="logits"):
+        next_token_probs(torch.tensor([1.0, float("nan")]))
+    with pytest.raises(ValueError, match="temperature"):
+        next_token_probs(torch.zeros(3), temperature=0.0)
+    with pytest.raises(ValueError, match="top_k"):
+        next_token_probs(torch.zeros(3), top_k=0)

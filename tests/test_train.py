@@ -454,3 +454,29 @@ def test_fit_default_device_from_config(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("MMO_DEVICE", "cpu")
     hist = fit(_linear(), _mse, _regression_data(n=8), steps=1, progress=False)
     assert hist.device == "cpu"
+
+
+def test_fit_judge_learns_digits_and_is_left_in_eval_mode_on_cpu() -> None:
+    from mmobjectives import data
+    from mmobjectives.train import fit_judge
+
+    digits = data.load_digits()
+    judge = fit_judge(
+        digits.x_train, digits.y_train, steps=150, generator=torch.Generator().manual_seed(0), device="cpu"
+    )
+    assert not judge.training
+    assert next(judge.parameters()).device.type == "cpu"
+    with torch.no_grad():
+        accuracy = (judge(digits.x_test).argmax(1) == digits.y_test).float().mean().item()
+    assert accuracy > 0.85  # 150 steps already separate the ten digits; the notebooks train 1000
+
+
+def test_fit_judge_bad_inputs() -> None:
+    from mmobjectives.train import fit_judge
+
+    with pytest.raises(ValueError, match="x_train"):
+        fit_judge(torch.zeros(4, 8, 8), torch.zeros(4, dtype=torch.long), steps=1)
+    with pytest.raises(ValueError, match="y_train"):
+        fit_judge(torch.zeros(4, 1, 8, 8), torch.zeros(3, dtype=torch.long), steps=1)
+    with pytest.raises(ValueError, match="y_train"):
+        fit_judge(torch.zeros(4, 1, 8, 8), torch.zeros(4), steps=1)

@@ -370,3 +370,25 @@ def test_plot_similarity_matrix_rejects_wrong_tick_label_counts(rows, cols) -> N
 def test_plot_similarity_matrix_rejects_non_matrices(similarity) -> None:
     with pytest.raises(ValueError, match="similarity"):
         viz.plot_similarity_matrix(similarity)
+
+
+def test_plot_image_grid_titles_frames_and_errors():
+    import matplotlib.pyplot as plt
+
+    from mmobjectives import viz
+
+    images = torch.rand(5, 1, 8, 8)
+    fig = viz.plot_image_grid(
+        images, titles=list("abcde"), ncols=3, wrong=[False, True, False, False, True], suptitle="x"
+    )
+    axes = fig.axes
+    assert len(axes) == 6 and [a.get_title() for a in axes[:5]] == list("abcde")
+    assert not axes[5].axison
+    assert axes[1].spines["top"].get_edgecolor()[:3] != axes[0].spines["top"].get_edgecolor()[:3]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="titles"):
+        viz.plot_image_grid(images, titles=["a"])
+    with pytest.raises(ValueError, match="images"):
+        viz.plot_image_grid(torch.rand(2, 3, 8, 8))
+    with pytest.raises(ValueError, match="wrong"):
+        viz.plot_image_grid(images, wrong=[True])

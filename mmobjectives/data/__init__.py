@@ -31,6 +31,7 @@ from .images import (
 )
 from .markov import MarkovSource
 from .questions import DigitQuestions, digit_questions
+from .tokens import MARKERS, ImageTokenizer, MultimodalVocabulary
 from .toy2d import GaussianMixture, checkerboard, ring, swiss_roll, two_modes, two_moons
 
 __all__ = [
@@ -45,6 +46,9 @@ __all__ = [
     "parse_caption",
     "sample_captions",
     "MarkovSource",
+    "MARKERS",
+    "ImageTokenizer",
+    "MultimodalVocabulary",
     "MNIST_FILES",
     "MNIST_MIRRORS",
     "DownloadError",

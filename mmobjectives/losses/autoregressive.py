@@ -20,9 +20,10 @@ from __future__ import annotations
 import torch
 
 from .._checks import describe
+from ..data import MultimodalVocabulary
 from .cross_entropy import sequence_cross_entropy
 
-__all__ = ["autoregressive_nll"]
+__all__ = ["autoregressive_nll", "nll_by_modality"]
 
 
 def autoregressive_nll(
@@ -67,3 +68,31 @@ def autoregressive_nll(
             f"tokens must have T >= 2 (one token to condition on, at least one to predict), got shape {tuple(tokens.shape)}"
         )
     return sequence_cross_entropy(logits[:, :-1], tokens[:, 1:], ignore_index=ignore_index, reduction=reduction)
+
+
+def nll_by_modality(
+    logits: torch.Tensor, tokens: torch.Tensor, targets: torch.Tensor, vocab: MultimodalVocabulary
+) -> dict[str, float]:
+    r"""Mean next-token NLL (nats) separately over the scored **text** targets (words and ``</txt>``) and the scored
+    **image** targets (codes) of multimodal sequences. Notebook 05.
+
+    ``logits`` (B, T, V) from ``tokens`` (B, T); ``targets`` is ``vocab.targets(tokens)`` (ignored positions are
+    ``-100``). Markers the format forces (``</img>`` after the last code, ``<txt>`` after ``</img>``, ...) cost 0
+    nats under the logit mask and are counted in neither. Returns ``{"text": ..., "image": ..., "all": ...}``, where
+    ``"all"`` is the mean over every scored target; NaN for a modality with no scored target.
+    """
+    if not isinstance(vocab, MultimodalVocabulary):
+        raise TypeError(f"vocab must be a data.MultimodalVocabulary, got {describe(vocab)}")
+    if not isinstance(targets, torch.Tensor) or tuple(targets.shape) != tuple(tokens.shape):
+        raise ValueError(f"targets must have the shape of tokens {tuple(tokens.shape)}, got {describe(targets)}")
+    per_token = autoregressive_nll(logits, targets, reduction="none").detach()  # (B, T-1), 0 where ignored
+    nxt = tokens[:, 1:]
+    scored = targets[:, 1:] != -100
+    image = scored & (nxt >= vocab.image_offset)
+    text = scored & ((nxt < vocab.text.vocab_size) | (nxt == vocab.end_txt))
+    nan = float("nan")
+    return {
+        "text": float(per_token[text].mean()) if bool(text.any()) else nan,
+        "image": float(per_token[image].mean()) if bool(image.any()) else nan,
+        "all": float(per_token[scored].mean()) if bool(scored.any()) else nan,
+    }
