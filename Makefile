@@ -16,7 +16,7 @@ LAB_FLAGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 TEST_ENV := MMO_BUDGET=smoke MMO_OFFLINE=1 MPLBACKEND=Agg PYTHONHASHSEED=0
 NBVAL_FLAGS := --nbval-lax --nbval-current-env --nbval-cell-timeout=600 --nbval-kernel-startup-timeout=120
 
-.PHONY: lab test unit notebooks lint format install clean
+.PHONY: lab test unit notebooks lint format install clean student site browser
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,5 +54,20 @@ format: $(STAMP)
 	$(BIN)/ruff format mmobjectives tests notebooks
 	$(BIN)/nbstripout --keep-id notebooks/*.ipynb
 
+# The student version: every cell tagged `solution` becomes a stub raising NotImplementedError (into student/).
+student: $(STAMP)
+	$(BIN)/python tools/make_student.py notebooks student
+
+# The course as a static site (site/): every notebook executed in the default budget, then mkdocs-jupyter.
+# Another budget: make site SITE_BUDGET=smoke; real MNIST (if online): make site SITE_OFFLINE=0
+SITE_BUDGET ?= default
+SITE_OFFLINE ?= 1
+site: $(STAMP)
+	MMO_OFFLINE=$(SITE_OFFLINE) $(BIN)/python tools/build_site.py --budget $(SITE_BUDGET) --out site
+
+# Only the widget tests in a real browser (JupyterLab + Chromium from apt; part of `make test` too).
+browser: $(STAMP)
+	$(TEST_ENV) MMO_SCREENSHOTS=$(CURDIR)/build/screens $(BIN)/python -m pytest tests/test_browser.py -q -s -p no:cacheprovider $(PYTEST_ARGS)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache build site student *.egg-info

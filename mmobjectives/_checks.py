@@ -54,11 +54,24 @@ def as_float_tensor(
 
 
 def check_finite(tensor: torch.Tensor, name: str) -> torch.Tensor:
-    """Raise ValueError if ``tensor`` holds NaN or ±inf (never let a NaN slip through silently)."""
-    if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+    """Raise ValueError if ``tensor`` holds NaN or ±inf (never let a NaN slip through silently).
+
+    A tensor on the ``meta`` device has a shape but no values: there is nothing to check, so it passes (and the
+    caller's shape and device checks still run on it)."""
+    if tensor.is_floating_point() and tensor.device.type != "meta" and not bool(torch.isfinite(tensor).all()):
         n_bad = int((~torch.isfinite(tensor)).sum())
         raise ValueError(
             f"{name} must be finite, got {n_bad} NaN/inf value(s) in a tensor of shape {tuple(tensor.shape)}"
+        )
+    return tensor
+
+
+def check_same_device(tensor: torch.Tensor, name: str, reference: torch.Tensor, reference_name: str) -> torch.Tensor:
+    """Raise ValueError unless ``tensor`` is on the device of ``reference`` (both tensors; a GPU/CPU mix-up)."""
+    if tensor.device != reference.device:
+        raise ValueError(
+            f"{name} must be on the same device as {reference_name} ({reference.device}), got {tensor.device}; "
+            f"move it with {name}.to({reference_name}.device)"
         )
     return tensor
 

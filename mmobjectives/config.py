@@ -43,9 +43,16 @@ __all__ = [
     "offline",
     "progress_enabled",
     "seed_everything",
+    "setup_message",
 ]
 
 BUDGET_NAMES: tuple[str, ...] = ("smoke", "default", "full")
+# What a run of one notebook takes on a laptop CPU, per budget (the README's table says the same).
+CPU_MINUTES: dict[str, str] = {
+    "smoke": "under a minute",
+    "default": "about 3 to 5 minutes",
+    "full": "far longer (it is meant for a GPU)",
+}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -193,3 +200,21 @@ def describe(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
+
+
+def setup_message(environ: Mapping[str, str] | None = None) -> str:
+    """What a notebook's first cell prints: device and budget, and on a CPU how long the budget takes and how to
+    switch it. The budget is only ever read here, so switching means: set ``MMO_BUDGET``, rerun the notebook."""
+    info = describe(environ)
+    device = info["device"] + (f" ({info['gpu']})" if "gpu" in info else "")
+    network = "offline" if info["offline"] else "online"
+    lines = [f"device {device} · budget {info['budget']} · torch {info['torch']} · data {info['data_dir']} ({network})"]
+    if get_device(environ).type == "cpu":
+        times = "; ".join(f"{name!r}: {minutes}" for name, minutes in CPU_MINUTES.items())
+        lines.append(f"On a CPU, one notebook takes {CPU_MINUTES[info['budget']]} in this budget ({times}).")
+        lines.append(
+            "To switch, set MMO_BUDGET=smoke|default|full and run the notebook again from the top: "
+            "`MMO_BUDGET=smoke make lab` before starting JupyterLab, or `%env MMO_BUDGET=smoke` in a cell above "
+            "this one (Colab)."
+        )
+    return "\n".join(lines)

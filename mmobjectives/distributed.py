@@ -12,6 +12,7 @@ full-batch loss and gradients. Nothing here reads environment variables: the ren
 
 from __future__ import annotations
 
+import os
 import queue as queue_module
 import socket
 import time
@@ -107,7 +108,9 @@ def _gather_worker(
 ) -> None:
     """One process of ``run_gather_demo`` (module-level so a notebook can spawn it): put its loss and shard grads.
 
-    ``fail`` is for tests only: ``"raise"`` raises before the rendezvous, ``"shape"`` drops one row of the shard.
+    ``fail`` is for tests only: ``"raise"`` raises before the rendezvous, ``"shape"`` drops one row of the shard,
+    ``"exit"`` kills the process right after the rendezvous (no traceback, no message: a crash), ``"hang"`` stalls
+    it there (a stuck rank). The process group's ``timeout`` bounds how long the other ranks then wait.
     """
     torch.set_num_threads(1)
     initialised = False
@@ -122,6 +125,10 @@ def _gather_worker(
             timeout=timedelta(seconds=timeout),
         )
         initialised = True
+        if fail == "exit":
+            os._exit(3)
+        if fail == "hang":
+            time.sleep(10 * timeout + 60)
         z_a = torch.from_numpy(shard_a[:-1] if fail == "shape" else shard_a).requires_grad_(True)
         z_b = torch.from_numpy(shard_b).requires_grad_(True)
         full_a, full_b = gather_features(z_a, z_b)
@@ -167,8 +174,8 @@ def run_gather_demo(
     timeout = check_positive(timeout, "timeout")
     if _fail_rank is not None and not 0 <= _fail_rank < world_size:
         raise ValueError(f"_fail_rank must be None or a rank in [0, {world_size}), got {_fail_rank!r}")
-    if _fail not in ("raise", "shape"):
-        raise ValueError(f"_fail must be 'raise' or 'shape', got {_fail!r}")
+    if _fail not in ("raise", "shape", "exit", "hang"):
+        raise ValueError(f"_fail must be 'raise' or 'shape', 'exit' or 'hang' (tests only), got {_fail!r}")
 
     start = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)

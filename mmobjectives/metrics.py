@@ -17,11 +17,12 @@ import numpy as np
 import torch
 
 from . import data, losses
-from ._checks import check_finite, check_generator, check_int, check_positive, check_real, describe
+from ._checks import check_finite, check_generator, check_int, check_positive, check_real, check_same_device, describe
 
 __all__ = [
     "alignment",
     "bits_per_token",
+    "clip_score",
     "energy_distance",
     "energy_distance_floor",
     "expected_calibration_error",
@@ -64,6 +65,7 @@ def alignment(z_a: torch.Tensor, z_b: torch.Tensor, alpha: float = 2.0) -> torch
     _check_embeddings(z_b, "z_b")
     if z_a.shape != z_b.shape:
         raise ValueError(f"z_a and z_b must have the same shape, got {tuple(z_a.shape)} and {tuple(z_b.shape)}")
+    check_same_device(z_b, "z_b", z_a, "z_a")
     alpha = check_positive(alpha, "alpha")
     return (z_a - z_b).norm(dim=1).pow(alpha).mean()
 
@@ -77,6 +79,8 @@ def uniformity(z: torch.Tensor, t: float = 2.0) -> torch.Tensor:
     if z.shape[0] < 2:
         raise ValueError(f"z must hold at least 2 embeddings to form a pair, got {z.shape[0]}")
     t = check_positive(t, "t")
+    if z.dtype in (torch.float16, torch.bfloat16):  # torch.pdist has no half-precision kernel on the CPU
+        z = z.float()
     sq = torch.pdist(z, p=2).pow(2)
     return torch.logsumexp(-t * sq, dim=0) - math.log(sq.numel())
 
@@ -371,3 +375,22 @@ def perplexity(nats: float | torch.Tensor) -> float | torch.Tensor:
     if isinstance(value, torch.Tensor):
         return torch.exp(value)
     return math.exp(value)
+
+
+def clip_score(z_image: torch.Tensor, z_text: torch.Tensor, w: float = 2.5) -> torch.Tensor:
+    r"""The CLIP score of image–text pairs (Hessel et al. 2021): :math:`w \cdot \max(\cos(z_{\text{img}},
+    z_{\text{text}}), 0)`, row by row. Notebook 07 uses the contrastive model of notebook 01 as a judge of
+    generated images and captions: a matched pair should score higher than a mismatched one.
+
+    ``z_image``, ``z_text``: (N, D) embeddings of N pairs (normalised here, so raw encoder outputs are fine).
+    Returns (N,) scores in :math:`[0, w]`.
+    """
+    _check_embeddings(z_image, "z_image")
+    _check_embeddings(z_text, "z_text")
+    if z_image.shape != z_text.shape:
+        raise ValueError(
+            f"z_text must have z_image's shape {tuple(z_image.shape)} (one text per image), got {tuple(z_text.shape)}"
+        )
+    w = check_positive(w, "w")
+    cos = torch.nn.functional.cosine_similarity(z_image, z_text, dim=1)
+    return w * cos.clamp_min(0.0)

@@ -24,6 +24,7 @@ __all__ = [
     "NGramModel",
     "ScoreNet",
     "SeparableCritic",
+    "TextConditionedEpsNet",
     "TextEncoder",
     "TinyGPT",
     "VQAModel",
@@ -537,6 +538,9 @@ class ConditionalEpsNet(nn.Module):
     mean as the ink. Use :meth:`to_model_space` before training and :meth:`to_pixel_space` (which clips to
     [0, 1]) on samples.
 
+    ``data_dim=D`` turns it into a conditional noise predictor for (N, D) vectors instead of images (notebook 06
+    trains one on 2-D points with ``data_dim=2``; ``image_size`` is then ignored).
+
     ``forward(x, t, labels)``: ``x`` either (N, 1, H, W) images or (N, H·W) flattened images (what
     ``losses.eps_prediction_loss`` and the samplers of ``mmobjectives.sampling`` hand over); ``t`` a float or
     an (N,) tensor in [0, 1]; ``labels`` (N,) integers in ``[0, n_classes]``. Returns ε̂ shaped like ``x``.
@@ -552,9 +556,11 @@ class ConditionalEpsNet(nn.Module):
         p_uncond: float = 0.1,
         *,
         embed_dim: int = 32,
+        data_dim: int | None = None,
     ) -> None:
         super().__init__()
         self.image_size = check_int(image_size, "image_size", minimum=1)
+        self.data_dim = None if data_dim is None else check_int(data_dim, "data_dim", minimum=1)
         self.n_classes = check_int(n_classes, "n_classes", minimum=1)
         hidden = check_int(hidden, "hidden", minimum=1)
         n_layers = check_int(n_layers, "n_layers", minimum=1)
@@ -565,7 +571,7 @@ class ConditionalEpsNet(nn.Module):
         if not 0 <= p_uncond <= 1:
             raise ValueError(f"p_uncond must be in [0, 1], got {p_uncond}")
         self.p_uncond = p_uncond
-        self.dim = self.image_size**2
+        self.dim = self.image_size**2 if self.data_dim is None else self.data_dim
         self.null_label = self.n_classes  # the extra embedding row: "no prompt"
         self.register_buffer("frequencies", math.pi * torch.arange(1, time_features // 2 + 1, dtype=torch.float32))
         self.embed = nn.Embedding(self.n_classes + 1, check_int(embed_dim, "embed_dim", minimum=1))
@@ -610,12 +616,12 @@ class ConditionalEpsNet(nn.Module):
 
     def forward(self, x: torch.Tensor, t: float | torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         size = self.image_size
+        shapes = ((self.dim,),) if self.data_dim is not None else ((1, size, size), (self.dim,))
+        expected = " or ".join("(N, " + ", ".join(map(str, shape)) + ")" for shape in shapes)
         if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-            raise ValueError(
-                f"x must be a floating (N, 1, {size}, {size}) or (N, {self.dim}) tensor, got {describe(x)}"
-            )
-        if tuple(x.shape[1:]) not in ((1, size, size), (self.dim,)):
-            raise ValueError(f"x must be a (N, 1, {size}, {size}) or (N, {self.dim}) tensor, got {describe(x)}")
+            raise ValueError(f"x must be a floating {expected} tensor, got {describe(x)}")
+        if tuple(x.shape[1:]) not in shapes:
+            raise ValueError(f"x must be a {expected} tensor, got {describe(x)}")
         n = x.shape[0]
         tt = torch.as_tensor(t, dtype=x.dtype, device=x.device)
         if tt.dim() == 0:
@@ -840,3 +846,99 @@ class NGramModel(nn.Module):
             counts = self._counts(j).to(tokens.device)[index]
             out[:, pos] = torch.log(counts + self.alpha) - torch.log(counts.sum(dim=1, keepdim=True) + self.alpha * v)
         return out.to(torch.get_default_dtype())
+
+
+class TextConditionedEpsNet(nn.Module):
+    r"""A noise predictor :math:`\hat\varepsilon_\theta(x_t, t, e)` conditioned on a text **embedding** :math:`e`
+    (a vector, e.g. the CLIP text tower's output) instead of a class label. Notebook 07.
+
+    This is the conditioning adapter of text-to-image diffusion in miniature: Stable Diffusion feeds the frozen
+    CLIP text encoder's output to its denoiser; here the (N, ``cond_dim``) embedding is concatenated to the
+    flattened noisy image and Fourier features of :math:`t` and fed to an MLP (as in
+    :class:`ConditionalEpsNet`). The "no prompt" condition :math:`\varnothing` is the zero vector, so
+    classifier-free guidance works as before: :meth:`drop_conditions` zeroes each row with probability
+    ``p_uncond`` during training, and :meth:`guided_eps` computes
+    :math:`(1+w)\,\hat\varepsilon(x,t,e) - w\,\hat\varepsilon(x,t,0)`.
+
+    ``forward(x, t, cond)``: ``x`` (N, 1, H, W) or (N, H·W) in model space [-1, 1]
+    (:meth:`ConditionalEpsNet.to_model_space`), ``t`` a float or (N,) times in [0, 1], ``cond`` (N, cond_dim).
+    """
+
+    def __init__(
+        self,
+        cond_dim: int,
+        image_size: int = 8,
+        hidden: int = 256,
+        n_layers: int = 3,
+        time_features: int = 16,
+        p_uncond: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.cond_dim = check_int(cond_dim, "cond_dim", minimum=1)
+        self.image_size = check_int(image_size, "image_size", minimum=1)
+        hidden = check_int(hidden, "hidden", minimum=1)
+        n_layers = check_int(n_layers, "n_layers", minimum=1)
+        time_features = check_int(time_features, "time_features", minimum=2)
+        if time_features % 2:
+            raise ValueError(f"time_features must be even (a sine and a cosine per frequency), got {time_features}")
+        p_uncond = check_real(p_uncond, "p_uncond")
+        if not 0 <= p_uncond <= 1:
+            raise ValueError(f"p_uncond must be in [0, 1], got {p_uncond}")
+        self.p_uncond = p_uncond
+        self.dim = self.image_size**2
+        self.register_buffer("frequencies", math.pi * torch.arange(1, time_features // 2 + 1, dtype=torch.float32))
+        self.net = MLP(self.dim + time_features + self.cond_dim, self.dim, (hidden,) * n_layers, "silu")
+
+    to_model_space = staticmethod(ConditionalEpsNet.to_model_space)
+    to_pixel_space = staticmethod(ConditionalEpsNet.to_pixel_space)
+
+    def _check_cond(self, cond: torch.Tensor, n: int | None = None) -> torch.Tensor:
+        if not isinstance(cond, torch.Tensor) or not cond.is_floating_point() or cond.dim() != 2:
+            raise ValueError(f"cond must be a floating (N, {self.cond_dim}) tensor of embeddings, got {describe(cond)}")
+        if cond.shape[1] != self.cond_dim or (n is not None and cond.shape[0] != n):
+            expected = f"({'N' if n is None else n}, {self.cond_dim})"
+            raise ValueError(f"cond must have shape {expected}, one embedding per image, got {describe(cond)}")
+        if not bool(torch.isfinite(cond).all()):
+            raise ValueError("cond must be finite, got NaN or inf values")
+        return cond
+
+    def drop_conditions(self, cond: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """A copy of ``cond`` with each row replaced by the null condition (zeros) with probability ``p_uncond``."""
+        cond = self._check_cond(cond)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator or None, got {describe(generator)}")
+        keep = (torch.rand(cond.shape[0], generator=generator) >= self.p_uncond).to(cond.device, cond.dtype)
+        return cond * keep[:, None]
+
+    def forward(self, x: torch.Tensor, t: float | torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        size = self.image_size
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+            raise ValueError(
+                f"x must be a floating (N, 1, {size}, {size}) or (N, {self.dim}) tensor, got {describe(x)}"
+            )
+        if tuple(x.shape[1:]) not in ((1, size, size), (self.dim,)):
+            raise ValueError(f"x must be a (N, 1, {size}, {size}) or (N, {self.dim}) tensor, got {describe(x)}")
+        n = x.shape[0]
+        tt = torch.as_tensor(t, dtype=x.dtype, device=x.device)
+        if tt.dim() == 0:
+            tt = tt.expand(n)
+        if tt.shape != (n,):
+            raise ValueError(f"t must be a float or an ({n},) tensor of times in [0, 1], got {describe(t)}")
+        if not bool(torch.isfinite(tt).all()) or (n and not bool(((tt >= 0) & (tt <= 1)).all())):
+            raise ValueError(f"t must lie in [0, 1], got values in [{float(tt.min())}, {float(tt.max())}]")
+        cond = self._check_cond(cond, n).to(x.device, x.dtype)
+        angles = tt[:, None] * self.frequencies.to(x.dtype)
+        features = torch.cat([x.reshape(n, self.dim), torch.sin(angles), torch.cos(angles), cond], 1)
+        return self.net(features).reshape(x.shape)
+
+    def guided_eps(self, x: torch.Tensor, t: float | torch.Tensor, cond: torch.Tensor, w: float = 0.0) -> torch.Tensor:
+        r"""Classifier-free guidance :math:`(1+w)\,\hat\varepsilon(x,t,e) - w\,\hat\varepsilon(x,t,0)` in one batched call."""
+        w = check_real(w, "w")
+        if w == 0:
+            return self(x, t, cond)
+        n = x.shape[0]
+        cond = self._check_cond(cond, n)
+        tt = torch.as_tensor(t, dtype=x.dtype, device=x.device)
+        tt = tt.expand(n) if tt.dim() == 0 else tt
+        both = self(torch.cat([x, x]), torch.cat([tt, tt]), torch.cat([cond, torch.zeros_like(cond)]))
+        return (1 + w) * both[:n] - w * both[n:]

@@ -35,6 +35,7 @@ from ._checks import (
     check_int,
     check_positive,
     check_real,
+    check_same_device,
     describe,
 )
 
@@ -296,7 +297,7 @@ def x0_from_eps(
 ) -> torch.Tensor:
     r"""The denoised estimate :math:`\hat x_0 = (x_t - \sigma\hat\varepsilon)/\alpha` (Tweedie, through ε)."""
     _check_tensor(x_t, "x_t")
-    _check_tensor(eps, "eps")
+    check_same_device(_check_tensor(eps, "eps"), "eps", x_t, "x_t")
     return (x_t - _coefficient(sigma, "sigma", x_t) * eps) / _coefficient(alpha, "alpha", x_t)
 
 
@@ -305,7 +306,7 @@ def eps_from_x0(
 ) -> torch.Tensor:
     r"""The noise implied by a clean estimate, :math:`\hat\varepsilon = (x_t - \alpha\hat x_0)/\sigma`."""
     _check_tensor(x_t, "x_t")
-    _check_tensor(x0, "x0")
+    check_same_device(_check_tensor(x0, "x0"), "x0", x_t, "x_t")
     return (x_t - _coefficient(alpha, "alpha", x_t) * x0) / _coefficient(sigma, "sigma", x_t)
 
 
@@ -323,6 +324,7 @@ def guided_score(score_cond: torch.Tensor, score_uncond: torch.Tensor, w: float)
         raise ValueError(
             f"score_uncond must have score_cond's shape {tuple(score_cond.shape)}, got {tuple(score_uncond.shape)}"
         )
+    check_same_device(score_uncond, "score_uncond", score_cond, "score_cond")
     w = check_real(w, "w")
     return (1 + w) * score_cond - w * score_uncond
 
@@ -598,6 +600,8 @@ def next_token_probs(logits: torch.Tensor, *, temperature: float = 1.0, top_k: i
     temperature = check_positive(temperature, "temperature")
     if top_k is not None:
         top_k = check_int(top_k, "top_k", minimum=1)
+    if logits.dtype in (torch.float16, torch.bfloat16):  # logits / T overflows float16 for small T: work in float32
+        return torch.softmax(_temper(logits.float(), temperature, top_k), dim=-1).to(logits.dtype)
     return torch.softmax(_temper(logits, temperature, top_k), dim=-1)
 
 

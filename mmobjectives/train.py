@@ -63,6 +63,18 @@ class History:
             out.append(total / min(i + 1, window))
         return out
 
+    def steps_to(self, threshold: float, window: int = 50) -> int | None:
+        """The first step (1-based) at which the running mean over ``window`` steps is <= ``threshold``; None if
+        training never got there. "Steps to reach the target" in notebook 06's cost table."""
+        threshold = float(threshold)
+        if math.isnan(threshold):
+            raise ValueError("threshold must be a number, got nan")
+        window = check_int(window, "window", minimum=1)
+        for i, value in enumerate(self.smoothed(window)):
+            if i + 1 >= min(window, self.steps) and value <= threshold:
+                return i + 1
+        return None
+
 
 def _to_device(batch: Batch, device: torch.device) -> Batch:
     if isinstance(batch, torch.Tensor):

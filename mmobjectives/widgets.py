@@ -29,10 +29,13 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from . import config, data, losses, metrics, sampling, viz
+from . import config, data, losses, metrics, recipes, sampling, viz
 from ._checks import as_float_tensor, check_finite, check_int, check_positive, describe
 
 __all__ = [
+    "RoundTrip",
+    "round_trip",
+    "round_trip_panel",
     "SamplingTradeoff",
     "sampling_panel",
     "sampling_tradeoff",
@@ -1166,5 +1169,133 @@ def sampling_panel(
         fixed={"model": model, "source": source, "n": n, "length": length},
         figsize=(9.0, 3.6),
         title="Sampling: temperature and top-k",
+        strict=strict,
+    )
+
+
+# -- notebook 07: a caption → images from diffusion and from the multimodal GPT → captions back ---------------------
+@dataclass(frozen=True)
+class RoundTrip:
+    """One caption turned into images two ways, each image captioned back and scored by CLIP."""
+
+    caption: str
+    w: float
+    diffusion_images: torch.Tensor
+    gpt_images: torch.Tensor
+    diffusion_captions: list[str]
+    gpt_captions: list[str]
+    diffusion_clip: float
+    gpt_clip: float
+
+
+def round_trip(
+    caption: str,
+    w: float,
+    seed: int,
+    *,
+    clip: Any,
+    diffusion: Any,
+    schedule: sampling.VPSchedule,
+    gpt: Any,
+    sequences: Any,
+    captioner: Any,
+    n: int = 4,
+    n_steps: int = 200,
+) -> RoundTrip:
+    r"""Text → image → text (notebook 07's widget): ``n`` images from the CLIP-conditioned diffusion model (guidance
+    ``w``) and ``n`` from the multimodal GPT, each captioned back by the CE captioner, and the mean CLIP score
+    (``metrics.clip_score``) of each set of images against the caption."""
+    if not isinstance(caption, str) or not caption.strip():
+        raise ValueError(f"caption must be a non-empty str, got {caption!r}")
+    w = float(w)
+    if not math.isfinite(w) or w < 0:
+        raise ValueError(f"w (guidance scale) must be a finite number >= 0, got {w}")
+    n = check_int(n, "n", minimum=1)
+    g = torch.Generator().manual_seed(check_int(seed, "seed", minimum=0))
+    tokenizer = sequences.vocab.text
+    tokens = tokenizer.encode([caption])
+    with torch.no_grad():
+        cond = recipes.text_embeddings(clip, tokens).expand(n, -1)
+        diffusion_images = recipes.sample_text_to_image(diffusion, cond, schedule, w=w, n_steps=n_steps, generator=g)
+        gpt_images = recipes.generate_images(gpt, sequences, tokens.expand(n, -1), generator=g)
+        back = [tokenizer.decode(captioner.generate(x, max_len=16)) for x in (diffusion_images, gpt_images)]
+        scores = [float(metrics.clip_score(clip.encode_a(x), cond).mean()) for x in (diffusion_images, gpt_images)]
+    return RoundTrip(
+        caption=tokenizer.normalize(caption),
+        w=w,
+        diffusion_images=diffusion_images,
+        gpt_images=gpt_images,
+        diffusion_captions=back[0],
+        gpt_captions=back[1],
+        diffusion_clip=scores[0],
+        gpt_clip=scores[1],
+    )
+
+
+def _render_round_trip(result: RoundTrip, figure: Figure) -> str:
+    import textwrap
+
+    n = result.diffusion_images.shape[0]
+    axes = np.asarray(figure.subplots(2, n, squeeze=False))
+    rows = [
+        ("diffusion", result.diffusion_images, result.diffusion_captions),
+        ("multimodal GPT", result.gpt_images, result.gpt_captions),
+    ]
+    for r, (name, images, captions) in enumerate(rows):
+        for i in range(n):
+            ax = axes[r, i]
+            ax.imshow(images[i, 0].numpy(), cmap="gray_r", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(textwrap.fill(captions[i], 22), fontsize=7)
+            if i == 0:
+                ax.set_ylabel(name, fontsize=9)
+    figure.suptitle(f"'{result.caption}' → images → captions back (titles)", fontsize=9)
+    return (
+        f"'{html.escape(result.caption)}': CLIP score {result.diffusion_clip:.3f} (diffusion, w = {result.w:g}) vs "
+        f"{result.gpt_clip:.3f} (multimodal GPT), out of 2.5"
+    )
+
+
+def round_trip_panel(
+    captions: Sequence[str],
+    *,
+    clip: Any,
+    diffusion: Any,
+    schedule: sampling.VPSchedule,
+    gpt: Any,
+    sequences: Any,
+    captioner: Any,
+    n: int = 4,
+    n_steps: int = 200,
+    strict: bool | None = None,
+) -> Panel:
+    """Notebook 07's widget: pick a caption, a guidance scale and a seed → images from both generators, captioned
+    back, with their CLIP scores."""
+    options = [str(c) for c in captions]
+    if not options:
+        raise ValueError("captions must hold at least one caption to pick from, got none")
+    controls = {
+        "caption": w.Dropdown(options=options, value=options[0], description="caption"),
+        "w": w.FloatSlider(value=2.0, min=0.0, max=4.0, step=0.5, description="guidance w"),
+        "seed": w.IntSlider(value=0, min=0, max=9, description="seed"),
+    }
+    fixed = {
+        "clip": clip,
+        "diffusion": diffusion,
+        "schedule": schedule,
+        "gpt": gpt,
+        "sequences": sequences,
+        "captioner": captioner,
+        "n": n,
+        "n_steps": n_steps,
+    }
+    return Panel(
+        round_trip,
+        _render_round_trip,
+        controls,
+        fixed=fixed,
+        figsize=(1.9 * n + 0.5, 4.6),
+        title="Text → image → text",
         strict=strict,
     )

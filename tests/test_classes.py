@@ -266,3 +266,49 @@ def test_bad_method_arguments_name_the_argument() -> None:
         GaussianClasses.default_2d(radius=0.0)
     with pytest.raises(TypeError, match="means"):
         GaussianClasses([["a", "b"]], 1.0)
+
+
+# -- the binned view (notebook 06) ----------------------------------------------------------------------------
+def test_bin_probabilities_match_sampled_frequencies():
+    task = GaussianClasses.default_2d()
+    edges = torch.linspace(-5, 5, 9)
+    p = task.bin_probabilities(edges)
+    assert p.shape == (5, 2, 8)
+    torch.testing.assert_close(p.sum(-1), torch.ones(5, 2, dtype=torch.float64))
+    x, y = task.sample(200_000, generator=torch.Generator().manual_seed(0))
+    b = task.bin_index(x, edges)
+    for k in (0, 3):
+        freq = torch.bincount(b[y == k, 0], minlength=8).double() / int((y == k).sum())
+        assert float((freq - p[k, 0]).abs().max()) < 0.01
+
+
+def test_binned_entropies_are_consistent_and_bound_the_continuous_floor():
+    task = GaussianClasses.default_2d()
+    h = task.binned_entropies(torch.linspace(-5, 5, 17))
+    assert h["joint"] == pytest.approx(h["features"] + h["label_given_features"])
+    assert h["joint"] == pytest.approx(task.prior_entropy() + h["features_given_label"])
+    floor, se = task.conditional_entropy(n=50_000, generator=torch.Generator().manual_seed(1))
+    assert h["label_given_features"] >= floor - 3 * se  # binning loses information: H(Y|B) >= H(Y|X)
+    assert h["label_given_features"] <= task.prior_entropy()
+    coarse = task.binned_entropies(torch.linspace(-5, 5, 3))
+    assert coarse["label_given_features"] > h["label_given_features"]  # coarser bins, less information
+
+
+def test_binned_entropy_joint_matches_monte_carlo():
+    task = GaussianClasses.default_2d()
+    edges = torch.linspace(-5, 5, 11)
+    p = task.bin_probabilities(edges)
+    x, y = task.sample(100_000, generator=torch.Generator().manual_seed(2))
+    b = task.bin_index(x, edges)
+    log_p = torch.log(task.priors[y] * p[y, 0, b[:, 0]] * p[y, 1, b[:, 1]])
+    assert float(-log_p.mean()) == pytest.approx(task.binned_entropies(edges)["joint"], abs=0.02)
+
+
+def test_binned_bad_inputs():
+    task = GaussianClasses.default_2d()
+    with pytest.raises(ValueError, match="edges"):
+        task.bin_probabilities(torch.tensor([1.0, 0.0]))
+    with pytest.raises(ValueError, match="edges"):
+        task.bin_index(torch.zeros(3, 2), [0.0])
+    with pytest.raises(ValueError, match="D <= 3"):
+        GaussianClasses(torch.zeros(2, 4), 1.0).binned_entropies([0.0, 1.0])

@@ -147,3 +147,14 @@ def test_labels_count_and_time_are_checked(model: ConditionalEpsNet) -> None:
 def test_bad_constructor_arguments(kwargs: dict[str, object], name: str) -> None:
     with pytest.raises(ValueError, match=name):
         ConditionalEpsNet(**kwargs)
+
+
+def test_vector_mode_for_2d_points() -> None:
+    net = ConditionalEpsNet(n_classes=5, hidden=16, n_layers=1, data_dim=2)
+    x = torch.randn(7, 2)
+    out = net(x, torch.rand(7), torch.randint(0, 6, (7,)))
+    assert out.shape == (7, 2) and net.dim == 2
+    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+        net(torch.randn(7, 1, 8, 8), 0.5, torch.zeros(7, dtype=torch.long))
+    with pytest.raises(ValueError, match="data_dim"):
+        ConditionalEpsNet(data_dim=0)

@@ -315,3 +315,26 @@ def test_only_config_reads_environment_variables_ast() -> None:
             if hit:
                 offenders.add(str(path.relative_to(_PACKAGE)))
     assert offenders == {"config.py"}
+
+
+# -- setup_message ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", BUDGET_NAMES)
+def test_setup_message_on_cpu_says_device_budget_duration_and_how_to_switch(name: str, tmp_path: Path) -> None:
+    environ = {"MMO_BUDGET": name, "MMO_DEVICE": "cpu", "MMO_DATA": str(tmp_path), "MMO_OFFLINE": "1"}
+    message = config.setup_message(environ)
+    first = message.splitlines()[0]
+    assert "device cpu" in first and f"budget {name}" in first and "offline" in first
+    assert config.CPU_MINUTES[name] in message
+    assert config.CPU_MINUTES["default"] in message  # what the laptop budget costs, whatever the current one
+    assert "MMO_BUDGET" in message and "%env MMO_BUDGET=smoke" in message
+
+
+def test_setup_message_off_cpu_gives_no_cpu_advice(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(config, "get_device", lambda environ=None: torch.device("mps"))
+    message = config.setup_message({"MMO_BUDGET": "full", "MMO_DATA": str(tmp_path)})
+    assert message.splitlines() == [message]
+    assert "device mps" in message and "budget full" in message and "online" in message
+
+
+def test_cpu_minutes_cover_every_budget() -> None:
+    assert set(config.CPU_MINUTES) == set(BUDGET_NAMES)

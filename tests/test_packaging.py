@@ -68,6 +68,7 @@ LAYERS = {
     "metrics": 4,
     "distributed": 4,
     "viz": 5,
+    "recipes": 5,
     "exercises": 5,
     "widgets": 6,
 }
@@ -129,6 +130,7 @@ def _public_callables():
         "viz",
         "widgets",
         "exercises",
+        "recipes",
     ]:
         module = importlib.import_module(f"mmobjectives.{name}")
         for attr in getattr(module, "__all__", []):

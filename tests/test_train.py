@@ -480,3 +480,15 @@ def test_fit_judge_bad_inputs() -> None:
         fit_judge(torch.zeros(4, 1, 8, 8), torch.zeros(3, dtype=torch.long), steps=1)
     with pytest.raises(ValueError, match="y_train"):
         fit_judge(torch.zeros(4, 1, 8, 8), torch.zeros(4), steps=1)
+
+
+def test_history_steps_to_threshold() -> None:
+    h = History(loss=[5.0, 4.0, 3.0, 2.0, 1.0, 1.0, 1.0])
+    assert h.steps_to(2.0, window=1) == 4
+    assert h.steps_to(2.0, window=2) == 5  # running means 5, 4.5, 3.5, 2.5, 1.5 ...
+    assert h.steps_to(0.5, window=1) is None
+    assert History(loss=[0.1]).steps_to(1.0, window=50) == 1  # a window longer than the run uses what ran
+    with pytest.raises(ValueError, match="threshold"):
+        h.steps_to(float("nan"))
+    with pytest.raises(ValueError, match="window"):
+        h.steps_to(1.0, window=0)

@@ -165,3 +165,63 @@ class GaussianClasses:
         r"""Monte Carlo estimate of the Bayes accuracy :math:`\mathbb E_x[\max_k p(k\mid x)]`, the highest
         accuracy any classifier can reach; returns ``(estimate, standard_error)`` from ``n`` fresh samples."""
         return self._monte_carlo("accuracy", n, generator)
+
+    # -- a discretised view: the floor of a token model ----------------------------------------------------------
+    def _check_edges(self, edges: Any) -> torch.Tensor:
+        e = torch.as_tensor(edges, dtype=torch.float64) if not isinstance(edges, torch.Tensor) else edges.double()
+        if e.dim() != 1 or e.numel() < 2 or not bool(torch.isfinite(e).all()) or not bool((e[1:] > e[:-1]).all()):
+            raise ValueError(f"edges must be a 1-D increasing sequence of at least 2 finite bin edges, got {edges!r}")
+        return e
+
+    def bin_index(self, x: Any, edges: Any) -> torch.Tensor:
+        r"""The bin of every coordinate of ``x`` (n, D): ``b = j`` when :math:`e_j \le x < e_{j+1}`, with the two
+        outer bins extended to :math:`\pm\infty` (``B = len(edges) - 1`` bins, ids ``0 .. B-1``). int64 (n, D)."""
+        e = self._check_edges(edges)
+        x64, _ = self._prepare(x)
+        inner = e[1:-1].contiguous()
+        return torch.bucketize(x64.contiguous(), inner, right=True)
+
+    def bin_probabilities(self, edges: Any) -> torch.Tensor:
+        r""":math:`P(b \mid y=k)` per coordinate, shape (K, D, B), from the Gaussian CDF :math:`\Phi`:
+
+        .. math::
+            P(b = j \mid y = k) = \Phi\Big(\frac{e_{j+1} - \mu_{kd}}{s_k}\Big) - \Phi\Big(\frac{e_j - \mu_{kd}}{s_k}\Big),
+
+        with the outer edges at :math:`\pm\infty`. Coordinates are independent given the class (isotropic
+        Gaussians), so :math:`P(b_1, \dots, b_D \mid k) = \prod_d P(b_d \mid k)`.
+        """
+        e = self._check_edges(edges).clone()
+        e[0], e[-1] = -math.inf, math.inf
+        z = (e[None, None, :] - self.means[:, :, None]) / self.stds[:, None, None]  # (K, D, B+1)
+        cdf = 0.5 * torch.erfc(-z / math.sqrt(2))
+        return (cdf[..., 1:] - cdf[..., :-1]).clamp_min(0.0)
+
+    def binned_entropies(self, edges: Any) -> dict[str, float]:
+        r"""Exact entropies (nats) of the class and the binned features :math:`B = (b_1, \dots, b_D)`, D <= 3:
+
+        ``joint`` :math:`H(Y, B)`, ``features`` :math:`H(B)`, ``label_given_features`` :math:`H(Y \mid B) =
+        H(Y, B) - H(B)` (at least :math:`H(Y\mid X)`: binning throws information away) and
+        ``features_given_label`` :math:`H(B \mid Y)`. A token model of ``(y, b_1, …, b_D)`` cannot average
+        below ``joint`` nats per sequence. Notebook 06.
+        """
+        if self.dim > 3:
+            raise ValueError(f"binned_entropies enumerates B^D cells and supports D <= 3, got D = {self.dim}")
+        per_coord = self.bin_probabilities(edges)  # (K, D, B)
+        joint = self.priors.clone()
+        for d in range(self.dim):
+            joint = joint[..., None] * per_coord[(slice(None),) + (None,) * d + (d,)]
+        # joint: (K, B, ..., B)
+        features = joint.sum(dim=0)
+
+        def entropy(p: torch.Tensor) -> float:
+            p = p.reshape(-1)
+            p = p[p > 0]
+            return float(-(p * p.log()).sum())
+
+        h_joint, h_features = entropy(joint), entropy(features)
+        return {
+            "joint": h_joint,
+            "features": h_features,
+            "label_given_features": h_joint - h_features,
+            "features_given_label": h_joint - self.prior_entropy(),
+        }

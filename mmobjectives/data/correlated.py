@@ -19,7 +19,7 @@ import math
 
 import torch
 
-from .._checks import as_float_tensor, check_finite, check_generator, check_int, check_real, describe
+from .._checks import as_float_tensor, check_finite, check_generator, check_int, check_real, check_same_device, describe
 
 __all__ = ["correlated_gaussians", "gaussian_log_ratio", "gaussian_mi", "rho_for_mi"]
 
@@ -76,6 +76,7 @@ def gaussian_log_ratio(x: torch.Tensor, y: torch.Tensor, rho: float) -> torch.Te
     y = check_finite(as_float_tensor(y, "y", dtype=None), "y")
     if x.dim() != 2 or x.shape != y.shape:
         raise ValueError(f"x and y must both be (N, d) with the same shape, got {describe(x)} and {describe(y)}")
+    check_same_device(y, "y", x, "x")
     x, y = x.double(), y.double()
     d = x.shape[1]
     c = 1.0 - rho**2

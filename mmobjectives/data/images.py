@@ -20,6 +20,7 @@ budget).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import http.client
@@ -351,6 +352,14 @@ class _CacheWriteError(OSError):
     """The cache folder cannot be written: no point trying the next mirror."""
 
 
+def _cache_write_error(folder: Path, err: OSError) -> _CacheWriteError:
+    """The error for a cache folder that cannot take a file (read-only, no permission, disk full)."""
+    return _CacheWriteError(
+        f"cannot write to the MNIST cache folder {folder}: {err}. "
+        "Make it writable (or free some space), or point MMO_DATA (or root=) at another folder."
+    )
+
+
 def _md5(data: bytes) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
@@ -427,26 +436,40 @@ def _fetch(url: str, path: Path, md5: str, timeout: float) -> bytes:
     try:
         tmp = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".part", delete=False)
     except OSError as err:
-        raise _CacheWriteError(
-            f"cannot write to the MNIST cache folder {path.parent}: {err}. "
-            "Make it writable, or point MMO_DATA (or root=) at a writable folder."
-        ) from err
+        raise _cache_write_error(path.parent, err) from err
     try:
         digest = hashlib.md5(usedforsecurity=False)
         chunks = []
-        with tmp:
-            # The scheme was checked to be http or https in _check_mirrors, so no file:// or custom scheme.
-            with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
-                while chunk := response.read(_CHUNK):
-                    digest.update(chunk)
-                    chunks.append(chunk)
+        # The scheme was checked to be http or https in _check_mirrors, so no file:// or custom scheme.
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
+            announced = response.headers.get("Content-Length", "")
+            while chunk := response.read(_CHUNK):
+                digest.update(chunk)
+                chunks.append(chunk)
+                try:
                     tmp.write(chunk)
+                except OSError as err:  # a full disk: not the mirror's fault, so no point trying the next one
+                    raise _cache_write_error(path.parent, err) from err
+        received = sum(len(chunk) for chunk in chunks)
+        if announced.isdigit() and received != int(announced):  # http.client returns a cut body without a word
+            raise ConnectionError(
+                f"download interrupted: the connection closed after {received} of {int(announced)} bytes"
+            )
+        try:
+            tmp.close()  # flushes: a full disk often shows only here, when the buffered bytes reach the file
+        except OSError as err:
+            raise _cache_write_error(path.parent, err) from err
         data = b"".join(chunks)
         if digest.hexdigest() != md5:
             raise ValueError(f"MD5 mismatch: expected {md5}, got {digest.hexdigest()} ({len(data)} bytes)")
-        os.replace(tmp.name, path)
+        try:
+            os.replace(tmp.name, path)
+        except OSError as err:
+            raise _cache_write_error(path.parent, err) from err
         return data
     except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.close()
         Path(tmp.name).unlink(missing_ok=True)
         raise
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import describe
+from .._checks import check_int, check_same_device, describe
 from ..data import MultimodalVocabulary
-from .cross_entropy import sequence_cross_entropy
+from .cross_entropy import _check_index_range, sequence_cross_entropy
 
 __all__ = ["autoregressive_nll", "nll_by_modality"]
 
@@ -67,6 +67,12 @@ def autoregressive_nll(
         raise ValueError(
             f"tokens must have T >= 2 (one token to condition on, at least one to predict), got shape {tuple(tokens.shape)}"
         )
+    if tokens.is_floating_point() or tokens.is_complex() or tokens.dtype == torch.bool:
+        raise TypeError(f"tokens must hold integer token ids (e.g. torch.long), got {describe(tokens)}")
+    check_same_device(tokens, "tokens", logits, "logits")
+    # only tokens[:, 1:] are targets: the first token is context and may be an id outside the predicted
+    # vocabulary (a <bos> that is never predicted, as in notebook 05's enumeration)
+    _check_index_range(tokens[:, 1:], "tokens", logits.shape[2], check_int(ignore_index, "ignore_index"))
     return sequence_cross_entropy(logits[:, :-1], tokens[:, 1:], ignore_index=ignore_index, reduction=reduction)
 
 

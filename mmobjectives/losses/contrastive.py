@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_choice, check_finite, describe
+from .._checks import check_choice, check_finite, check_same_device, describe
 
 __all__ = ["info_nce", "info_nce_logits", "sigmoid_contrastive"]
 
@@ -155,6 +155,7 @@ def sigmoid_contrastive(
     _check_features(z_b, "z_b")
     if z_a.shape != z_b.shape:
         raise ValueError(f"z_a and z_b must have the same shape, got {tuple(z_a.shape)} and {tuple(z_b.shape)}")
+    check_same_device(z_b, "z_b", z_a, "z_a")
     tau = _temperature(temperature)
     if isinstance(bias, torch.Tensor):
         if bias.numel() != 1:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 
 from .._checks import check_choice, check_finite, check_generator, check_real, describe
-from .score import ScoreFn, _call_score, _check_x, _reduce, draw_noise
+from .score import ScoreFn, _call_score, _check_x, _reduce, draw_noise, upcast_half
 
 __all__ = ["eps_prediction_loss", "noise_conditional_dsm"]
 
@@ -104,12 +104,14 @@ def noise_conditional_dsm(
     :math:`\lambda = \sigma(t)^2` for ``weighting="sigma2"`` (so :math:`\ell = \tfrac12\|\sigma s + \varepsilon\|^2`,
     one scale at every t) and :math:`\lambda = 1` for ``"none"``. ``t`` (float or (N,) tensor in [0, 1]) and
     ``noise`` (shaped like ``x0``) are drawn with ``generator`` when not given. ``score_fn(x_t, t)`` receives t
-    as an (N,) tensor. ``schedule``: any object with ``marginal(t) -> (alpha, sigma)``. Notebook 04.
+    as an (N,) tensor. ``schedule``: any object with ``marginal(t) -> (alpha, sigma)``. float16 / bfloat16 ``x0``:
+    the loss is computed and returned in float32. Notebook 04.
     """
     check_choice(weighting, "weighting", ("sigma2", "none"))
     check_choice(reduction, "reduction", _REDUCTIONS)
     x_t, tt, sigma, eps = _noised(x0, schedule, t, noise, t_min, generator)
     s = _call_score(score_fn, x_t, tt)
+    s, eps, sigma = upcast_half(s, eps, sigma)  # float16 / bfloat16: the loss in float32, like the other losses
     sig = sigma[:, None]
     if weighting == "sigma2":
         per_example = 0.5 * ((sig * s + eps) ** 2).sum(dim=1)
@@ -147,5 +149,6 @@ def eps_prediction_loss(
         raise ValueError(
             f"eps_fn must return a tensor of the input's shape {tuple(x_t.shape)}, got {describe(eps_hat)}"
         )
+    eps_hat, eps = upcast_half(eps_hat, eps)
     per_example = ((eps_hat - eps) ** 2).sum(dim=1)
     return _reduce(per_example, reduction)

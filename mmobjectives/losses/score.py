@@ -23,7 +23,15 @@ from .._checks import check_choice, check_finite, check_generator, check_int, de
 __all__ = ["denoising_score_matching", "score_matching", "sliced_score_matching"]
 
 _REDUCTIONS = ("mean", "sum", "none")
+_HALF = (torch.float16, torch.bfloat16)
 ScoreFn = Callable[..., torch.Tensor]
+
+
+def upcast_half(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """float16 / bfloat16 tensors as float32, others unchanged: a denoising loss squares terms of size 1/sigma,
+    which overflow float16 (max 65504) at sigma ~ 1e-2, so its arithmetic runs in float32 (shared with
+    ``losses.diffusion``)."""
+    return tuple(t.float() if t.dtype in _HALF else t for t in tensors)
 
 
 def _reduce(per_example: torch.Tensor, reduction: str) -> torch.Tensor:
@@ -158,6 +166,9 @@ def denoising_score_matching(
     with :math:`\lambda(\sigma) = \sigma^2` for ``weighting="sigma2"`` (so :math:`\ell = \tfrac12\|\sigma s + \varepsilon\|^2`,
     the same scale at every noise level) and :math:`\lambda = 1` for ``"none"``.
 
+    float16 / bfloat16 ``x0``: ``score_fn`` sees half-precision inputs, the loss is computed and returned in
+    float32 (``"none"`` at :math:`\sigma = 10^{-4}` is about :math:`10^8`, far beyond float16's range).
+
     ``score_fn(x_tilde, sigma)`` receives :math:`\sigma` as an (N,) tensor. ``sigma`` is a float or an (N,) tensor
     (noise-conditional training); :math:`\varepsilon` is ``noise`` when given, else drawn with ``generator``.
     The minimiser over all functions is :math:`\nabla\log q_\sigma`, the score of the noised marginal — but the
@@ -172,6 +183,7 @@ def denoising_score_matching(
     eps = draw_noise(noise, x0, generator)
     x_tilde = x0 + sig[:, None] * eps
     s = _call_score(score_fn, x_tilde, sig)
+    s, eps, sig = upcast_half(s, eps, sig)
     if weighting == "sigma2":
         per_example = 0.5 * ((sig[:, None] * s + eps) ** 2).sum(dim=1)
     else:
