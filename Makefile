@@ -16,7 +16,12 @@ LAB_FLAGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 TEST_ENV := MMO_BUDGET=smoke MMO_OFFLINE=1 MPLBACKEND=Agg PYTHONHASHSEED=0
 NBVAL_FLAGS := --nbval-lax --nbval-current-env --nbval-cell-timeout=600 --nbval-kernel-startup-timeout=120
 
-.PHONY: lab test unit notebooks lint format install clean student site browser
+.PHONY: lab test unit notebooks lint format install clean student site browser course-tests
+
+# The course-experience tests (student version, site, widgets in Chromium) execute every notebook again; they
+# are not yet part of `make test` (issue 9 is in progress): run them with `make course-tests`.
+COURSE_TESTS := tests/test_student.py tests/test_site.py tests/test_browser.py
+COURSE_IGNORE := $(foreach f,$(COURSE_TESTS),--ignore=$(f))
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,11 +41,14 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check mmobjectives tests notebooks
 	$(BIN)/nbstripout --keep-id --verify notebooks/*.ipynb
-	$(TEST_ENV) $(BIN)/python -m pytest tests notebooks $(NBVAL_FLAGS) -p no:cacheprovider -q -rs --durations=15 $(PYTEST_ARGS); \
+	$(TEST_ENV) $(BIN)/python -m pytest tests notebooks $(NBVAL_FLAGS) $(COURSE_IGNORE) -p no:cacheprovider -q -rs --durations=15 $(PYTEST_ARGS); \
 	  rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
 
 unit: $(STAMP)
-	$(TEST_ENV) $(BIN)/python -m pytest tests -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/python -m pytest tests $(COURSE_IGNORE) -q -p no:cacheprovider $(PYTEST_ARGS)
+
+course-tests: $(STAMP)
+	$(TEST_ENV) $(BIN)/python -m pytest $(COURSE_TESTS) -q -rs -p no:cacheprovider $(PYTEST_ARGS)
 
 notebooks: $(STAMP)
 	$(TEST_ENV) $(BIN)/python -m pytest notebooks $(NBVAL_FLAGS) -q -p no:cacheprovider $(PYTEST_ARGS)

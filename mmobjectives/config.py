@@ -50,7 +50,7 @@ BUDGET_NAMES: tuple[str, ...] = ("smoke", "default", "full")
 # What a run of one notebook takes on a laptop CPU, per budget (the README's table says the same).
 CPU_MINUTES: dict[str, str] = {
     "smoke": "under a minute",
-    "default": "about 3 to 5 minutes",
+    "default": "a few minutes (1 to 8 on a 2-core laptop CPU)",
     "full": "far longer (it is meant for a GPU)",
 }
 _TRUE = {"1", "true", "yes", "on"}
