@@ -186,11 +186,13 @@ class Panel:
         self.n_updates += 1
         self.summary.value = text
         if _in_ipython():
-            from IPython.display import display
+            from IPython.core.pylabtools import print_figure
+            from IPython.display import Image, display
 
             self.output.clear_output(wait=True)
             with self.output:
-                display(figure)
+                # a PNG, not the Figure object: IPython only knows how to draw a Figure after pyplot was used
+                display(Image(data=print_figure(figure, "png")))
         return result
 
     def _on_change(self, change: Mapping[str, Any]) -> None:
@@ -1097,7 +1099,7 @@ def sampling_tradeoff(
         temperature=temperature,
         top_k=top_k,
         true_nll=true_nll,
-        entropy=max(entropy, 0.0),
+        entropy=max(entropy, 0.0) + 0.0,  # + 0.0 turns -0.0 into 0.0
         entropy_rate=source.entropy_rate(),
         context=context,
         probs=at_context.numpy(),
@@ -1158,9 +1160,22 @@ def sampling_panel(
     curve = [sampling_tradeoff(model, source, t, None, n=n, length=length) for t in temperatures]
     controls = {
         "temperature": w.FloatLogSlider(
-            value=1.0, base=10, min=-1.0, max=0.6, step=0.05, description="temperature", readout_format=".2f"
+            value=1.0,
+            base=10,
+            min=-1.0,
+            max=0.6,
+            step=0.05,
+            description="temperature",
+            readout_format=".2f",
+            style={"description_width": "initial"},
         ),
-        "top_k": w.IntSlider(value=0, min=0, max=source.vocab_size, description="top-k (0=off)"),
+        "top_k": w.IntSlider(
+            value=0,
+            min=0,
+            max=source.vocab_size,
+            description="top-k (0=off)",
+            style={"description_width": "initial"},
+        ),
     }
     return Panel(
         sampling_tradeoff,

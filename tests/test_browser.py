@@ -264,6 +264,20 @@ def _wait_for_rerender(panel, text_before: str, what: str) -> None:
     assert "#D55E00" not in html, f"{what}: the callback raised: {_summary(panel)}"
 
 
+def _wait_for_figure(panel, what: str, timeout_ms: int = 30_000) -> None:
+    """The panel shows its figure as an image (the summary, drawn in the same callback, is already there)."""
+    try:
+        panel.page.wait_for_function(
+            "p => !!p.querySelector('.widget-output img')", arg=panel.element_handle(), timeout=timeout_ms
+        )
+    except Exception as err:
+        shown = panel.locator(".widget-output").inner_text().strip()[:200]
+        raise AssertionError(
+            f"{what} shows no figure image; its output area shows {shown!r} (a matplotlib Figure displayed as text "
+            "means IPython had no PNG formatter for it yet, e.g. before any pyplot figure was made)"
+        ) from err
+
+
 def _mark_figure_seen(panel) -> None:
     panel.evaluate("p => { const i = p.querySelector('.widget-output img'); if (i) i.dataset.mmoSeen = '1'; }")
 
@@ -306,9 +320,7 @@ def test_widget_panels_react_in_jupyterlab(path: Path, lab: Lab, browser, screen
         for i in range(panels.count()):
             panel = panels.nth(i)
             panel.scroll_into_view_if_needed()
-            page.wait_for_function(
-                "p => !!p.querySelector('.widget-output img')", arg=panel.element_handle(), timeout=CHANGE_TIMEOUT_MS
-            )
+            _wait_for_figure(panel, f"{path.name} panel {i}")
             images = {_image_hash(panel)}
             controls = panel.locator(".widget-hbox").first.locator(":scope > .widget-slider, :scope > .widget-dropdown")
             assert controls.count(), f"panel {i} of {path.name} shows no slider or dropdown"
