@@ -516,6 +516,19 @@ class VQAModel(nn.Module):
         return self.head(torch.cat([v, q, v * q], dim=-1))
 
 
+def _diffusion_times(t: float | torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``t`` (a float or (N,) tensor in [0, 1]) as an (N,) tensor of x's dtype and device, N = ``len(x)``."""
+    n = x.shape[0]
+    tt = torch.as_tensor(t, dtype=x.dtype, device=x.device)
+    if tt.dim() == 0:
+        tt = tt.expand(n)
+    if tt.shape != (n,):
+        raise ValueError(f"t must be a float or an ({n},) tensor of times in [0, 1], got {describe(t)}")
+    if not bool(torch.isfinite(tt).all()) or (n and not bool(((tt >= 0) & (tt <= 1)).all())):
+        raise ValueError(f"t must lie in [0, 1], got values in [{float(tt.min())}, {float(tt.max())}]")
+    return tt
+
+
 class ConditionalEpsNet(nn.Module):
     r"""A class-conditional noise predictor :math:`\hat\varepsilon_\theta(x_t, t, c)` for small images, trained
     for classifier-free guidance: "text-to-image in miniature" with the prompt a digit class. Notebook 04.
@@ -623,13 +636,7 @@ class ConditionalEpsNet(nn.Module):
         if tuple(x.shape[1:]) not in shapes:
             raise ValueError(f"x must be a {expected} tensor, got {describe(x)}")
         n = x.shape[0]
-        tt = torch.as_tensor(t, dtype=x.dtype, device=x.device)
-        if tt.dim() == 0:
-            tt = tt.expand(n)
-        if tt.shape != (n,):
-            raise ValueError(f"t must be a float or an ({n},) tensor of times in [0, 1], got {describe(t)}")
-        if not bool(torch.isfinite(tt).all()) or (n and not bool(((tt >= 0) & (tt <= 1)).all())):
-            raise ValueError(f"t must lie in [0, 1], got values in [{float(tt.min())}, {float(tt.max())}]")
+        tt = _diffusion_times(t, x)
         labels = self._check_labels(labels, n).to(x.device)
         angles = tt[:, None] * self.frequencies.to(x.dtype)
         features = torch.cat([x.reshape(n, self.dim), torch.sin(angles), torch.cos(angles), self.embed(labels)], 1)
@@ -919,13 +926,7 @@ class TextConditionedEpsNet(nn.Module):
         if tuple(x.shape[1:]) not in ((1, size, size), (self.dim,)):
             raise ValueError(f"x must be a (N, 1, {size}, {size}) or (N, {self.dim}) tensor, got {describe(x)}")
         n = x.shape[0]
-        tt = torch.as_tensor(t, dtype=x.dtype, device=x.device)
-        if tt.dim() == 0:
-            tt = tt.expand(n)
-        if tt.shape != (n,):
-            raise ValueError(f"t must be a float or an ({n},) tensor of times in [0, 1], got {describe(t)}")
-        if not bool(torch.isfinite(tt).all()) or (n and not bool(((tt >= 0) & (tt <= 1)).all())):
-            raise ValueError(f"t must lie in [0, 1], got values in [{float(tt.min())}, {float(tt.max())}]")
+        tt = _diffusion_times(t, x)
         cond = self._check_cond(cond, n).to(x.device, x.dtype)
         angles = tt[:, None] * self.frequencies.to(x.dtype)
         features = torch.cat([x.reshape(n, self.dim), torch.sin(angles), torch.cos(angles), cond], 1)
