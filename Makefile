@@ -16,10 +16,11 @@ LAB_FLAGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 TEST_ENV := MMO_BUDGET=smoke MMO_OFFLINE=1 MPLBACKEND=Agg PYTHONHASHSEED=0
 NBVAL_FLAGS := --nbval-lax --nbval-current-env --nbval-cell-timeout=600 --nbval-kernel-startup-timeout=120
 
-.PHONY: lab test unit notebooks lint format install clean student site browser course-tests
+.PHONY: lab test unit notebooks lint format install clean student site browser course-tests bench bench-full
 
-# The course-experience tests (student version, site, widgets in Chromium) execute every notebook again; they
-# are not yet part of `make test` (issue 9 is in progress): run them with `make course-tests`.
+# The course-experience tests (student version, site, widgets in Chromium) execute every notebook again, in a
+# kernel and in a browser; `make test` runs them with the rest, `make unit` leaves them out, `make course-tests`
+# runs only them.
 COURSE_TESTS := tests/test_student.py tests/test_site.py tests/test_browser.py
 COURSE_IGNORE := $(foreach f,$(COURSE_TESTS),--ignore=$(f))
 
@@ -35,13 +36,14 @@ install: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/python -m jupyter lab --notebook-dir=notebooks --port=$(PORT) $(LAB_FLAGS)
 
-# The whole suite: lint, notebook hygiene, unit tests, every notebook executed in the smoke budget.
+# The whole suite: lint, notebook hygiene, unit tests, every notebook executed in the smoke budget (nbval), the
+# student version, the site, and the widgets driven in Chromium.
 # pytest's "no tests collected" (exit 5) is not a failure; every other non-zero exit is.
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check mmobjectives tests notebooks
 	$(BIN)/nbstripout --keep-id --verify notebooks/*.ipynb
-	$(TEST_ENV) $(BIN)/python -m pytest tests notebooks $(NBVAL_FLAGS) $(COURSE_IGNORE) -p no:cacheprovider -q -rs --durations=15 $(PYTEST_ARGS); \
+	$(TEST_ENV) $(BIN)/python -m pytest tests notebooks $(NBVAL_FLAGS) -p no:cacheprovider -q -rs --durations=15 $(PYTEST_ARGS); \
 	  rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
 
 unit: $(STAMP)
@@ -76,6 +78,15 @@ site: $(STAMP)
 # Only the widget tests in a real browser (JupyterLab + Chromium from apt; part of `make test` too).
 browser: $(STAMP)
 	$(TEST_ENV) MMO_SCREENSHOTS=$(CURDIR)/build/screens $(BIN)/python -m pytest tests/test_browser.py -q -s -p no:cacheprovider $(PYTEST_ARGS)
+
+# Benchmarks (not part of `make test`; about 20 minutes on a 2-core CPU): every notebook's time, peak memory and
+# distance to its optimum in the smoke and default budgets, and the loss microbenchmarks, into
+# benchmarks/results.json and the table in benchmarks/README.md. On a GPU: make bench-full (or tools/gpu_full_run.sh).
+bench: $(STAMP)
+	$(BIN)/python tools/bench.py --budgets smoke default
+
+bench-full: $(STAMP)
+	MMO_BUDGET=full $(BIN)/python tools/bench.py --budgets full
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build site student *.egg-info

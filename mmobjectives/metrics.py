@@ -6,6 +6,8 @@ r"""Measurements against known optima: MI bounds, embedding geometry, retrieval.
 * :func:`recall_at_k` — retrieval with the matches on the diagonal of a similarity matrix.
 * :func:`energy_distance`, :func:`energy_distance_floor` — two-sample distance of generated samples to the truth
   (notebook 04), and the value two samples of the truth already reach.
+* :func:`record_quality`, :func:`quality_log` — each notebook records its distances to the known optima as it
+  asserts its targets; ``make bench`` reads them back into the quality table (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ __all__ = [
     "infonce_mi_bound",
     "optimal_critic_estimate",
     "perplexity",
+    "quality_log",
     "recall_at_k",
+    "record_quality",
     "reliability_curve",
     "uniformity",
     "uniformity_optimum",
@@ -145,6 +149,8 @@ def optimal_critic_estimate(
     n_batches: int = 200,
     temperature: float = 1.0,
     generator: torch.Generator | None = None,
+    chunk_size: int | None = None,
+    device: torch.device | str | None = None,
 ) -> tuple[float, float]:
     r"""The InfoNCE MI estimate :math:`\log n - \mathcal L` of the *optimal* critic on correlated Gaussians.
 
@@ -152,6 +158,10 @@ def optimal_critic_estimate(
     by ``temperature`` (1 = optimal). Averaged over ``n_batches`` batches of ``n`` pairs with true MI ``mi`` nats
     in ``dim`` dimensions; returns ``(estimate, standard_error)``. No learned critic can beat it in expectation:
     it is the ceiling of the benchmark, below :math:`\min(I, \log n)`. Notebook 01, section 2.
+
+    ``chunk_size=B`` streams the batch (``losses.info_nce(..., chunk_size=B)`` on the critic written as a dot
+    product of features, ``data.gaussian_log_ratio_features``), in float32 on ``device`` (default: CPU): memory
+    O(n·B) instead of n², so n = 65,536 fits; the float32 estimate agrees with float64 to about 1e-7 nats.
     """
     mi = check_real(mi, "mi")
     n = check_int(n, "n", minimum=1)
@@ -159,11 +169,20 @@ def optimal_critic_estimate(
     temperature = check_positive(temperature, "temperature")
     check_generator(generator)
     rho = data.rho_for_mi(dim, mi)
+    if chunk_size is not None:
+        chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
     values = torch.empty(n_batches, dtype=torch.float64)
     for b in range(n_batches):
         x, y = data.correlated_gaussians(n, dim, rho, generator=generator)
-        logits = data.gaussian_log_ratio(x, y, rho) / temperature
-        values[b] = losses.info_nce_logits(logits, symmetric=False)
+        if chunk_size is None:
+            logits = data.gaussian_log_ratio(x, y, rho) / temperature
+            values[b] = losses.info_nce_logits(logits, symmetric=False)
+        else:
+            g, h = (f.to(device=device, dtype=torch.float32) for f in data.gaussian_log_ratio_features(x, y, rho))
+            with torch.no_grad():
+                values[b] = losses.info_nce(
+                    g, h, temperature, symmetric=False, normalize=False, chunk_size=chunk_size
+                ).item()
     estimates = math.log(n) - values
     return float(estimates.mean()), float(estimates.std() / math.sqrt(n_batches))
 
@@ -394,3 +413,63 @@ def clip_score(z_image: torch.Tensor, z_text: torch.Tensor, w: float = 2.5) -> t
     w = check_positive(w, "w")
     cos = torch.nn.functional.cosine_similarity(z_image, z_text, dim=1)
     return w * cos.clamp_min(0.0)
+
+
+# -- the quality log: what ``make bench`` reads back from an executed notebook --------------------------------------
+_QUALITY: list[dict] = []
+
+
+def record_quality(
+    measure: str,
+    value: float,
+    *,
+    optimum: float | None = None,
+    target: float | None = None,
+    better: str = "lower",
+    unit: str = "nats",
+) -> dict:
+    r"""Record one measured quality against its known optimum, for the benchmark's quality table; return the row.
+
+    With an ``optimum`` the row's ``distance`` is how far ``value`` is on the wrong side of it (``value − optimum``
+    when lower is better, e.g. a cross-entropy above :math:`H(Y\mid X)`; ``optimum − value`` when higher is better,
+    e.g. an MI estimate below its ceiling) and ``target`` bounds that distance. Without one (an accuracy judged by
+    a classifier) ``target`` bounds the value itself. ``met`` is None when the budget sets no target. Notebooks call
+    it where they assert their targets; the values are the ones asserted. Cleared by :func:`quality_log`
+    ``(clear=True)``.
+    """
+    if not isinstance(measure, str) or not measure:
+        raise TypeError(f"measure must be a non-empty str naming what was measured, got {describe(measure)}")
+    if better not in ("lower", "higher"):
+        raise ValueError(f"better must be 'lower' or 'higher', got {better!r}")
+    value = float(check_real(value, "value"))
+    optimum = None if optimum is None else float(check_real(optimum, "optimum"))
+    target = None if target is None else float(check_real(target, "target"))
+    distance = None
+    if optimum is not None:
+        distance = value - optimum if better == "lower" else optimum - value
+    if target is None:
+        met = None
+    elif distance is not None:
+        met = distance <= target
+    else:
+        met = value <= target if better == "lower" else value >= target
+    row = {
+        "measure": measure,
+        "value": value,
+        "optimum": optimum,
+        "distance": distance,
+        "target": target,
+        "better": better,
+        "unit": unit,
+        "met": met,
+    }
+    _QUALITY.append(row)
+    return row
+
+
+def quality_log(*, clear: bool = False) -> list[dict]:
+    """The rows recorded by :func:`record_quality` in this process, oldest first (a copy); ``clear`` empties it."""
+    rows = [dict(row) for row in _QUALITY]
+    if clear:
+        _QUALITY.clear()
+    return rows

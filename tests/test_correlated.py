@@ -10,7 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.distributions import Independent, Normal
 
-from mmobjectives.data import correlated_gaussians, gaussian_log_ratio, gaussian_mi, rho_for_mi
+from mmobjectives.data import (
+    correlated_gaussians,
+    gaussian_log_ratio,
+    gaussian_log_ratio_features,
+    gaussian_mi,
+    rho_for_mi,
+)
 from mmobjectives.losses import info_nce_logits
 from mmobjectives.metrics import infonce_mi_bound
 
@@ -195,6 +201,18 @@ def test_gaussian_log_ratio_accepts_lists_and_rejects_bad_inputs() -> None:
     for rho in (1.0, -1.0, 2.0):
         with pytest.raises(ValueError, match="rho"):
             gaussian_log_ratio(torch.zeros(2, 2), torch.zeros(2, 2), rho)
+
+
+@pytest.mark.parametrize(("n", "dim", "rho"), [(1, 1, 0.5), (6, 3, 0.7), (10, 20, -0.4), (5, 2, 0.0)])
+def test_log_ratio_features_reproduce_the_matrix_as_a_dot_product(n, dim, rho) -> None:
+    x, y = correlated_gaussians(n, dim, rho, generator=torch.Generator().manual_seed(n))
+    g, h = gaussian_log_ratio_features(x, y, rho)
+    assert g.shape == h.shape == (n, dim + 2) and g.dtype == torch.float64
+    torch.testing.assert_close(g @ h.T, _log_ratio_distributions(x, y, rho), rtol=1e-10, atol=1e-9)
+    with pytest.raises(ValueError, match="x and y"):
+        gaussian_log_ratio_features(torch.randn(3, 2), torch.randn(4, 2), 0.5)
+    with pytest.raises(ValueError, match="rho"):
+        gaussian_log_ratio_features(x, y, 1.0)
 
 
 # ---------------------------------------------------------------------------------------------------------------

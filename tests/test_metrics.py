@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mmobjectives import metrics
 from mmobjectives.metrics import alignment, infonce_mi_bound, recall_at_k, uniformity, uniformity_optimum
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -349,3 +350,36 @@ def test_recall_matches_reference(values, k) -> None:
 def test_recall_bad_inputs(sim, k, error, name) -> None:
     with pytest.raises(error, match=name):
         recall_at_k(sim, k)
+
+
+# -- optimal_critic_estimate streamed; the quality log ------------------------------------------------------------
+def test_optimal_critic_estimate_streamed_equals_dense() -> None:
+    dense = metrics.optimal_critic_estimate(6.0, 200, n_batches=4, generator=torch.Generator().manual_seed(3))
+    streamed = metrics.optimal_critic_estimate(
+        6.0, 200, n_batches=4, generator=torch.Generator().manual_seed(3), chunk_size=33
+    )
+    assert streamed[0] == pytest.approx(dense[0], abs=1e-5)  # the streamed path computes in float32
+    assert streamed[1] == pytest.approx(dense[1], rel=1e-3)
+    with pytest.raises(ValueError, match="chunk_size"):
+        metrics.optimal_critic_estimate(6.0, 20, n_batches=2, chunk_size=0)
+
+
+def test_record_quality_computes_distances_and_whether_the_target_is_met() -> None:
+    metrics.quality_log(clear=True)
+    ce = metrics.record_quality("CE - H", 0.53, optimum=0.50, target=0.05)
+    assert ce["distance"] == pytest.approx(0.03) and ce["met"] is True
+    mi = metrics.record_quality("MI", 8.0, optimum=8.5, target=0.3, better="higher")
+    assert mi["distance"] == pytest.approx(0.5) and mi["met"] is False
+    acc = metrics.record_quality("accuracy", 0.91, target=0.90, better="higher", unit="")
+    assert acc["distance"] is None and acc["met"] is True
+    smoke = metrics.record_quality("no target", 1.0, optimum=0.0)
+    assert smoke["met"] is None
+    rows = metrics.quality_log(clear=True)
+    assert [r["measure"] for r in rows] == ["CE - H", "MI", "accuracy", "no target"]
+    assert metrics.quality_log() == []
+    with pytest.raises(ValueError, match="better"):
+        metrics.record_quality("x", 1.0, better="up")
+    with pytest.raises(TypeError, match="measure"):
+        metrics.record_quality("", 1.0)
+    with pytest.raises((TypeError, ValueError), match="value"):
+        metrics.record_quality("x", float("nan"))

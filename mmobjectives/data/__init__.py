@@ -16,7 +16,7 @@ from .captions import (
     sample_captions,
 )
 from .classes import GaussianClasses
-from .correlated import correlated_gaussians, gaussian_log_ratio, gaussian_mi, rho_for_mi
+from .correlated import correlated_gaussians, gaussian_log_ratio, gaussian_log_ratio_features, gaussian_mi, rho_for_mi
 from .images import (
     MNIST_FILES,
     MNIST_MIRRORS,
@@ -60,6 +60,7 @@ __all__ = [
     "correlated_gaussians",
     "digit_questions",
     "gaussian_log_ratio",
+    "gaussian_log_ratio_features",
     "gaussian_mi",
     "load_digits",
     "load_image_dataset",

@@ -21,7 +21,7 @@ import torch
 
 from .._checks import as_float_tensor, check_finite, check_generator, check_int, check_real, check_same_device, describe
 
-__all__ = ["correlated_gaussians", "gaussian_log_ratio", "gaussian_mi", "rho_for_mi"]
+__all__ = ["correlated_gaussians", "gaussian_log_ratio", "gaussian_log_ratio_features", "gaussian_mi", "rho_for_mi"]
 
 
 def _check_rho(rho: float) -> float:
@@ -84,3 +84,31 @@ def gaussian_log_ratio(x: torch.Tensor, y: torch.Tensor, rho: float) -> torch.Te
     sq_x = (x**2).sum(dim=1, keepdim=True)
     sq_y = (y**2).sum(dim=1)[None, :]
     return (cross - rho**2 * sq_x - rho**2 * sq_y) / (2 * c) - 0.5 * d * math.log(c)
+
+
+def gaussian_log_ratio_features(x: torch.Tensor, y: torch.Tensor, rho: float) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""The optimal critic as a dot product: features :math:`g(x_i), h(y_j)` with :math:`g(x_i)^\top h(y_j)` equal
+    to entry (i, j) of :func:`gaussian_log_ratio`.
+
+    With :math:`c = 1-\rho^2`, :math:`\log r(x,y) = \frac{\rho}{c}\,x^\top y - \frac{\rho^2\|x\|^2}{2c}
+    - \frac{\rho^2\|y\|^2}{2c} - \frac d2\log c`, so
+
+    .. math::
+        g(x) = \Big(\tfrac{\rho}{c}\,x,\ -\tfrac{\rho^2\|x\|^2}{2c} - \tfrac d2\log c,\ 1\Big),\qquad
+        h(y) = \Big(y,\ 1,\ -\tfrac{\rho^2\|y\|^2}{2c}\Big)
+
+    ((N, d + 2) each, float64). ``losses.info_nce(g, h, 1.0, normalize=False, chunk_size=B)`` then evaluates the
+    optimal critic on a batch whose N×N matrix would not fit in memory (notebook 01, N = 65,536).
+    """
+    rho = _check_rho(rho)
+    x = check_finite(as_float_tensor(x, "x", dtype=None), "x").double()
+    y = check_finite(as_float_tensor(y, "y", dtype=None), "y").double()
+    if x.dim() != 2 or x.shape != y.shape:
+        raise ValueError(f"x and y must both be (N, d) with the same shape, got {describe(x)} and {describe(y)}")
+    check_same_device(y, "y", x, "x")
+    d = x.shape[1]
+    c = 1.0 - rho**2
+    ones = torch.ones(x.shape[0], 1, dtype=torch.float64, device=x.device)
+    g = torch.cat([rho / c * x, -(rho**2) * (x**2).sum(1, keepdim=True) / (2 * c) - 0.5 * d * math.log(c), ones], 1)
+    h = torch.cat([y, ones, -(rho**2) * (y**2).sum(1, keepdim=True) / (2 * c)], 1)
+    return g, h

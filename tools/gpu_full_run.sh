@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The `full` budget of every notebook on a GPU machine, with the microbenchmarks; writes results under $OUT.
+#
+# Here, first:   ../shared/gpu/wheels.sh build/gpu-wheels      (build/ is git-ignored; carry it: "build/gpu-wheels")
+# On the GPU:    bash tools/gpu_full_run.sh                       (the device tool runs it in the repository root)
+# Back here:     copy $OUT/results.json over benchmarks/results.json (it holds this machine's runs too), then
+#                python tools/bench.py --report, and commit both with the device named (it is in the file).
+#
+# Each notebook runs in a fresh kernel (nbclient) exactly as `make bench` runs it; the series' wall time, each
+# notebook's time and peak memory, the device name and the quality table land in results.json and the README.
+set -euo pipefail
+OUT=${OUT:-build/gpu-out}
+mkdir -p "$OUT"
+if ! python3 -c "import nbclient, ipykernel, ipywidgets" 2>/dev/null; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site build/gpu-wheels/*.whl
+  export PYTHONPATH=/tmp/site:$PWD
+else
+  export PYTHONPATH=$PWD:${PYTHONPATH:-}
+fi
+cp benchmarks/results.json "$OUT/results.json" 2>/dev/null || true
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/gpu.txt" || true
+start=$(date +%s)
+MMO_BUDGET=full python3 tools/bench.py --budgets full --results "$OUT/results.json" --only notebooks 2>&1 | tee "$OUT/notebooks.log"
+echo "full series: $(( $(date +%s) - start )) s" | tee -a "$OUT/notebooks.log"
+python3 tools/bench.py --only micro --results "$OUT/results.json" 2>&1 | tee "$OUT/micro.log"
