@@ -50,7 +50,7 @@ BUDGET_NAMES: tuple[str, ...] = ("smoke", "default", "full")
 # What a run of one notebook takes on a laptop CPU, per budget (the README's table says the same).
 CPU_MINUTES: dict[str, str] = {
     "smoke": "under a minute",
-    "default": "a few minutes (1 to 8 on a 2-core laptop CPU)",
+    "default": "up to 3 minutes (measured on a 2-core laptop CPU: benchmarks/README.md)",
     "full": "far longer (it is meant for a GPU)",
 }
 _TRUE = {"1", "true", "yes", "on"}
