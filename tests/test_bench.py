@@ -33,7 +33,7 @@ def test_bench_runs_a_notebook_and_reads_its_quality_rows_back(tmp_path: Path) -
     assert quality["measure"].startswith("classifier: CE − H(K|X)") and quality["met"] is None  # no smoke target
     assert quality["distance"] == quality["value"] - quality["optimum"]
     readme = (tmp_path / "README.md").read_text()
-    assert "| `00_overview.ipynb` |" in readme and "classifier: CE − H(K|X)" in readme
+    assert "| `00_overview.ipynb` |" in readme and "classifier: CE − H(K\\|X)" in readme  # | escaped in a table
 
 
 def test_interleaved_timing_returns_a_median_per_variant() -> None:

@@ -252,6 +252,11 @@ def machine_key(info: dict) -> str:
     return "gpu: " + info["name"] if info["device"].startswith("cuda") else f"cpu: {os.cpu_count()} cores"
 
 
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell: a bare | would end the cell (e.g. in H(Y|X))."""
+    return text.replace("|", "\\|")
+
+
 def _fmt(value, fmt: str = ".3f") -> str:
     return "—" if value is None else format(value, fmt)
 
@@ -293,7 +298,13 @@ def report(results: dict) -> str:
             "",
             f"Target: each notebook ≤ {DEFAULT_LIMIT_S} s in `default` on a 2-core laptop CPU (⚠ marks a miss);",
         ]
-        lines += ["the whole series ≤ 10 min in `full` on one H100/H200.", "", "Runs:", ""]
+        lines += ["the whole series ≤ 10 min in `full` on one H100/H200."]
+        if not any(runs[k]["budget"] == "full" for k in keys):
+            lines += [
+                "",
+                "No `full` run on a GPU yet: `make bench-full` there, or `tools/gpu_full_run.sh` (see its header).",
+            ]
+        lines += ["", "Runs:", ""]
         for k in keys:
             m = runs[k]["machine"]
             lines.append(
@@ -314,7 +325,7 @@ def report(results: dict) -> str:
                     met = {True: "yes", False: "**no**", None: "—"}[q["met"]]
                     unit = f" {q['unit']}" if q["unit"] else ""
                     lines.append(
-                        f"| {name[:2]} | {q['measure']} | {_fmt(q['value'], '.4f')}{unit} | {_fmt(q['optimum'], '.4f')} | "
+                        f"| {name[:2]} | {_cell(q['measure'])} | {_fmt(q['value'], '.4f')}{unit} | {_fmt(q['optimum'], '.4f')} | "
                         f"{_fmt(q['distance'], '+.4f')} | {_fmt(q['target'], '.3g')} | {met} |"
                     )
     else:

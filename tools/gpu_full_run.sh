@@ -8,11 +8,16 @@
 #
 # Each notebook runs in a fresh kernel (nbclient) exactly as `make bench` runs it; the series' wall time, each
 # notebook's time and peak memory, the device name and the quality table land in results.json and the README.
+# BENCH_BUDGETS / BENCH_NOTEBOOKS / BENCH_MICRO_ARGS narrow it for a dry run on a CPU, e.g.
+#   BENCH_BUDGETS=smoke BENCH_NOTEBOOKS=00_overview.ipynb BENCH_MICRO_ARGS=--no-huge OUT=/tmp/gpu-dry bash tools/gpu_full_run.sh
 set -euo pipefail
 OUT=${OUT:-build/gpu-out}
+BUDGETS=${BENCH_BUDGETS:-full}
+PYTHON=${PYTHON:-python3}
+NOTEBOOKS=${BENCH_NOTEBOOKS:+--notebooks $BENCH_NOTEBOOKS}
 mkdir -p "$OUT"
-if ! python3 -c "import nbclient, ipykernel, ipywidgets" 2>/dev/null; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site build/gpu-wheels/*.whl
+if ! "$PYTHON" -c "import nbclient, ipykernel, ipywidgets" 2>/dev/null; then
+  "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --target /tmp/site build/gpu-wheels/*.whl
   export PYTHONPATH=/tmp/site:$PWD
 else
   export PYTHONPATH=$PWD:${PYTHONPATH:-}
@@ -20,6 +25,8 @@ fi
 cp benchmarks/results.json "$OUT/results.json" 2>/dev/null || true
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/gpu.txt" || true
 start=$(date +%s)
-MMO_BUDGET=full python3 tools/bench.py --budgets full --results "$OUT/results.json" --only notebooks 2>&1 | tee "$OUT/notebooks.log"
+# shellcheck disable=SC2086
+"$PYTHON" tools/bench.py --budgets $BUDGETS $NOTEBOOKS --results "$OUT/results.json" --only notebooks 2>&1 | tee "$OUT/notebooks.log"
 echo "full series: $(( $(date +%s) - start )) s" | tee -a "$OUT/notebooks.log"
-python3 tools/bench.py --only micro --results "$OUT/results.json" 2>&1 | tee "$OUT/micro.log"
+# shellcheck disable=SC2086
+"$PYTHON" tools/bench.py --only micro ${BENCH_MICRO_ARGS:-} --results "$OUT/results.json" 2>&1 | tee "$OUT/micro.log"
