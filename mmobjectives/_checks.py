@@ -53,6 +53,21 @@ def as_float_tensor(
     return tensor
 
 
+def as_image_batch(images: Any, name: str = "images") -> torch.Tensor:
+    """(N, 1, H, W) or (N, H, W) finite real numbers -> a float (N, H, W) tensor on the CPU (float64 stays float64,
+    any other type becomes float32); a ValueError naming ``name`` for another shape or a NaN."""
+    x = as_float_tensor(images, name, dtype=None, device="cpu")
+    if x.dtype not in (torch.float32, torch.float64):
+        x = x.to(torch.float32)
+    if x.dim() == 4:
+        if x.shape[1] != 1:
+            raise ValueError(f"{name} must have one channel, shape (N, 1, H, W), got shape {tuple(x.shape)}")
+        x = x[:, 0]
+    elif x.dim() != 3:
+        raise ValueError(f"{name} must be 4-D (N, 1, H, W) or 3-D (N, H, W), got shape {tuple(x.shape)}")
+    return check_finite(x, name)
+
+
 def check_finite(tensor: torch.Tensor, name: str) -> torch.Tensor:
     """Raise ValueError if ``tensor`` holds NaN or ±inf (never let a NaN slip through silently).
 

@@ -516,6 +516,22 @@ class VQAModel(nn.Module):
         return self.head(torch.cat([v, q, v * q], dim=-1))
 
 
+def _time_frequencies(time_features: int) -> tuple[int, torch.Tensor]:
+    r"""The checked width of the Fourier time features and their frequencies :math:`\pi k`, k = 1..width/2."""
+    time_features = check_int(time_features, "time_features", minimum=2)
+    if time_features % 2:
+        raise ValueError(f"time_features must be even (a sine and a cosine per frequency), got {time_features}")
+    return time_features, math.pi * torch.arange(1, time_features // 2 + 1, dtype=torch.float32)
+
+
+def _check_p_uncond(p_uncond: float) -> float:
+    """The classifier-free-guidance drop probability, in [0, 1]."""
+    p_uncond = check_real(p_uncond, "p_uncond")
+    if not 0 <= p_uncond <= 1:
+        raise ValueError(f"p_uncond must be in [0, 1], got {p_uncond}")
+    return p_uncond
+
+
 def _diffusion_times(t: float | torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """``t`` (a float or (N,) tensor in [0, 1]) as an (N,) tensor of x's dtype and device, N = ``len(x)``."""
     n = x.shape[0]
@@ -577,16 +593,11 @@ class ConditionalEpsNet(nn.Module):
         self.n_classes = check_int(n_classes, "n_classes", minimum=1)
         hidden = check_int(hidden, "hidden", minimum=1)
         n_layers = check_int(n_layers, "n_layers", minimum=1)
-        time_features = check_int(time_features, "time_features", minimum=2)
-        if time_features % 2:
-            raise ValueError(f"time_features must be even (a sine and a cosine per frequency), got {time_features}")
-        p_uncond = check_real(p_uncond, "p_uncond")
-        if not 0 <= p_uncond <= 1:
-            raise ValueError(f"p_uncond must be in [0, 1], got {p_uncond}")
-        self.p_uncond = p_uncond
+        time_features, frequencies = _time_frequencies(time_features)
+        self.p_uncond = _check_p_uncond(p_uncond)
         self.dim = self.image_size**2 if self.data_dim is None else self.data_dim
         self.null_label = self.n_classes  # the extra embedding row: "no prompt"
-        self.register_buffer("frequencies", math.pi * torch.arange(1, time_features // 2 + 1, dtype=torch.float32))
+        self.register_buffer("frequencies", frequencies)
         self.embed = nn.Embedding(self.n_classes + 1, check_int(embed_dim, "embed_dim", minimum=1))
         self.net = MLP(self.dim + time_features + embed_dim, self.dim, (hidden,) * n_layers, "silu")
 
@@ -885,15 +896,10 @@ class TextConditionedEpsNet(nn.Module):
         self.image_size = check_int(image_size, "image_size", minimum=1)
         hidden = check_int(hidden, "hidden", minimum=1)
         n_layers = check_int(n_layers, "n_layers", minimum=1)
-        time_features = check_int(time_features, "time_features", minimum=2)
-        if time_features % 2:
-            raise ValueError(f"time_features must be even (a sine and a cosine per frequency), got {time_features}")
-        p_uncond = check_real(p_uncond, "p_uncond")
-        if not 0 <= p_uncond <= 1:
-            raise ValueError(f"p_uncond must be in [0, 1], got {p_uncond}")
-        self.p_uncond = p_uncond
+        time_features, frequencies = _time_frequencies(time_features)
+        self.p_uncond = _check_p_uncond(p_uncond)
         self.dim = self.image_size**2
-        self.register_buffer("frequencies", math.pi * torch.arange(1, time_features // 2 + 1, dtype=torch.float32))
+        self.register_buffer("frequencies", frequencies)
         self.net = MLP(self.dim + time_features + self.cond_dim, self.dim, (hidden,) * n_layers, "silu")
 
     to_model_space = staticmethod(ConditionalEpsNet.to_model_space)

@@ -14,6 +14,7 @@ the minibatch order and a ``device``, and returns the model in eval mode on the 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -312,6 +313,44 @@ def generate_images(
     return tok.decode(codes)
 
 
+def _fit_eps(
+    model: nn.Module,
+    images: torch.Tensor,
+    conditions: torch.Tensor,
+    drop: Callable[..., torch.Tensor],
+    schedule: sampling.VPSchedule,
+    *,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    generator: torch.Generator | None,
+    device: torch.device | str | None,
+    desc: str,
+) -> tuple[nn.Module, train.History]:
+    """ε-prediction on ``images`` (pixels) in model space, each with its condition, dropped for classifier-free
+    guidance by ``drop(conditions, generator=...)``: the loop shared by class- and text-conditional diffusion."""
+    x0 = models.ConditionalEpsNet.to_model_space(images).reshape(len(images), -1)
+
+    def eps_loss(net: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        x0_batch, c = batch
+        c = drop(c, generator=generator)
+        return losses.eps_prediction_loss(lambda x, t: net(x, t, c), x0_batch, schedule, generator=generator)
+
+    history = train.fit(
+        model,
+        eps_loss,
+        (x0, conditions),
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        scheduler="cosine",
+        generator=generator,
+        device=device,
+        desc=desc,
+    )
+    return model.cpu().eval(), history
+
+
 def fit_class_diffusion(
     images: torch.Tensor,
     labels: torch.Tensor,
@@ -331,26 +370,19 @@ def fit_class_diffusion(
         raise ValueError(f"images must be (N, 1, H, W), got {describe(images)}")
     n_classes = int(labels.max()) + 1
     model = models.ConditionalEpsNet(image_size=images.shape[-1], n_classes=n_classes, hidden=hidden, n_layers=n_layers)
-    x0 = models.ConditionalEpsNet.to_model_space(images).reshape(len(images), -1)
-
-    def eps_loss(net: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        x0_batch, y = batch
-        prompts = net.drop_labels(y, generator=generator)
-        return losses.eps_prediction_loss(lambda x, t: net(x, t, prompts), x0_batch, schedule, generator=generator)
-
-    history = train.fit(
+    return _fit_eps(
         model,
-        eps_loss,
-        (x0, labels),
+        images,
+        labels,
+        model.drop_labels,
+        schedule,
         steps=steps,
         batch_size=batch_size,
         lr=lr,
-        scheduler="cosine",
         generator=generator,
         device=device,
         desc="conditional diffusion",
     )
-    return model.cpu().eval(), history
 
 
 @torch.no_grad()
@@ -389,26 +421,19 @@ def fit_text_to_image(
     model = models.TextConditionedEpsNet(
         cond.shape[1], image_size=images.shape[-1], hidden=hidden, n_layers=n_layers, p_uncond=p_uncond
     )
-    x0 = models.ConditionalEpsNet.to_model_space(images).reshape(len(images), -1)
-
-    def eps_loss(net: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        x0_batch, e = batch
-        e = net.drop_conditions(e, generator=generator)
-        return losses.eps_prediction_loss(lambda x, t: net(x, t, e), x0_batch, schedule, generator=generator)
-
-    history = train.fit(
+    return _fit_eps(
         model,
-        eps_loss,
-        (x0, cond),
+        images,
+        cond,
+        model.drop_conditions,
+        schedule,
         steps=steps,
         batch_size=batch_size,
         lr=lr,
-        scheduler="cosine",
         generator=generator,
         device=device,
         desc="text-to-image diffusion",
     )
-    return model.cpu().eval(), history
 
 
 @torch.no_grad()

@@ -58,7 +58,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from .._checks import as_float_tensor, check_finite, check_generator, check_int, check_real, describe
+from .._checks import as_image_batch, check_generator, check_int, check_real, describe
 from .images import ImageDataset, load_image_dataset
 
 __all__ = [
@@ -201,17 +201,8 @@ MAX_CAPTION_TOKENS: int = _longest_caption_words() + 2
 
 
 def _as_images(images: Any, name: str = "images") -> torch.Tensor:
-    """(N, 1, H, W) or (N, H, W) non-negative finite intensities -> float64 (N, H, W)."""
-    x = as_float_tensor(images, name, dtype=None, device="cpu")
-    if x.dtype not in (torch.float32, torch.float64):
-        x = x.to(torch.float32)
-    if x.dim() == 4:
-        if x.shape[1] != 1:
-            raise ValueError(f"{name} must have one channel, shape (N, 1, H, W), got shape {tuple(x.shape)}")
-        x = x[:, 0]
-    elif x.dim() != 3:
-        raise ValueError(f"{name} must be 4-D (N, 1, H, W) or 3-D (N, H, W), got shape {tuple(x.shape)}")
-    check_finite(x, name)
+    """(N, 1, H, W) or (N, H, W) non-negative finite intensities -> float (N, H, W) (``_checks.as_image_batch``)."""
+    x = as_image_batch(images, name)
     if x.numel() and float(x.min()) < 0:
         raise ValueError(
             f"{name} must hold non-negative intensities (e.g. in [0, 1]), got a minimum of {float(x.min())}"

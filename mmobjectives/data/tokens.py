@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._checks import as_float_tensor, check_finite, check_int, describe
+from .._checks import as_image_batch, check_int, describe
 from .captions import Tokenizer
 
 __all__ = ["ImageTokenizer", "MultimodalVocabulary", "MARKERS"]
@@ -44,16 +44,10 @@ MARKERS: tuple[str, ...] = ("<img>", "</img>", "<txt>", "</txt>")
 
 def _as_image_batch(images: Any, name: str = "images") -> torch.Tensor:
     """(N, 1, H, W) or (N, H, W) finite floats -> float32 (N, H, W) on the CPU."""
-    x = as_float_tensor(images, name, dtype=None, device="cpu")
-    if x.dim() == 4:
-        if x.shape[1] != 1:
-            raise ValueError(f"{name} must have one channel, shape (N, 1, H, W), got shape {tuple(x.shape)}")
-        x = x[:, 0]
-    elif x.dim() != 3:
-        raise ValueError(f"{name} must be 4-D (N, 1, H, W) or 3-D (N, H, W), got shape {tuple(x.shape)}")
+    x = as_image_batch(images, name)
     if x.shape[0] == 0:
         raise ValueError(f"{name} must hold at least one image, got shape {tuple(x.shape)}")
-    return check_finite(x.to(torch.float32), name)
+    return x.to(torch.float32)
 
 
 class ImageTokenizer:
