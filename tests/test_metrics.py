@@ -383,3 +383,13 @@ def test_record_quality_computes_distances_and_whether_the_target_is_met() -> No
         metrics.record_quality("", 1.0)
     with pytest.raises((TypeError, ValueError), match="value"):
         metrics.record_quality("x", float("nan"))
+
+
+def test_more_negatives_lift_the_optimal_critic_above_a_small_batch_ceiling() -> None:
+    """Notebook 01's streamed staircase step, at N = 4096 instead of 65,536: at 10 nats of true MI the optimal
+    critic's estimate clears log 256 (the largest small batch's ceiling) by over a nat and stays below
+    min(I, log N)."""
+    est, se = metrics.optimal_critic_estimate(
+        10.0, 4096, n_batches=2, generator=torch.Generator().manual_seed(0), chunk_size=512
+    )
+    assert math.log(256) + 1.0 < est <= min(10.0, math.log(4096)) + 3 * se
