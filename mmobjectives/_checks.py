@@ -142,3 +142,54 @@ def check_generator(generator: Any, name: str = "generator") -> torch.Generator 
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"{name} must be a torch.Generator or None, got {describe(generator)}")
     return generator
+
+
+def check_index_tensor(
+    value: Any,
+    name: str,
+    *,
+    what: str = "integer indices",
+    layout: str = "",
+    ndim: int | None = None,
+    error: type[Exception] = TypeError,
+) -> torch.Tensor:
+    """A ``torch.Tensor`` of integers (not bool, float or complex), optionally with ``ndim`` dimensions.
+
+    ``what`` says what the integers are ("class indices", "token ids"), ``layout`` names the dimensions, e.g.
+    ``"(B, T)"``. A non-tensor or a wrong dtype raises ``error`` (TypeError by default); a wrong ``ndim`` raises
+    ValueError. The one check behind every "integer tensor, not bool" in the package."""
+    shape_text = f" {layout}" if layout else ""
+    if not isinstance(value, torch.Tensor):
+        raise error(f"{name} must be a torch.Tensor of {what}{shape_text}, got {describe(value)}")
+    if value.is_floating_point() or value.is_complex() or value.dtype == torch.bool:
+        raise error(f"{name} must hold {what}{shape_text} (an integer dtype such as torch.long), got {describe(value)}")
+    if ndim is not None and value.dim() != ndim:
+        raise ValueError(f"{name} must be {ndim}-D{shape_text}, got shape {tuple(value.shape)}")
+    return value
+
+
+def check_index_range(tensor: torch.Tensor, name: str, high: int, *, low: int = 0, what: str = "ids") -> torch.Tensor:
+    """Raise ValueError unless every entry of the integer ``tensor`` lies in ``[low, high)`` (one host sync)."""
+    if tensor.numel():
+        lo, hi = int(tensor.min()), int(tensor.max())
+        if lo < low or hi >= high:
+            raise ValueError(f"{name} must be {what} in [{low}, {high - 1}], got values in [{lo}, {hi}]")
+    return tensor
+
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def check_reduction(reduction: Any) -> str:
+    """``"mean"``, ``"sum"`` or ``"none"``, as in ``torch.nn.functional``."""
+    return check_choice(reduction, "reduction", REDUCTIONS)
+
+
+def reduce(values: torch.Tensor, reduction: str, *, count: torch.Tensor | int | None = None) -> torch.Tensor:
+    """Apply ``reduction`` to per-item losses: their mean (``sum / count`` when ``count`` is given, e.g. the number
+    of kept tokens), their sum, or the values themselves (``"none"``)."""
+    if reduction == "sum":
+        return values.sum()
+    if reduction == "mean":
+        return values.mean() if count is None else values.sum() / count
+    return values
