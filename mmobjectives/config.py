@@ -16,9 +16,13 @@ Environment variables (read here and nowhere else):
 ``MMO_BUDGET``   ``smoke`` (CI, seconds per notebook), ``default`` (a laptop CPU, minutes) or ``full`` (a GPU).
                  Unset: ``full`` when CUDA is available, else ``default``.
 ``MMO_DEVICE``   ``cpu``, ``cuda``, ``cuda:1``, ``mps``... Unset: cuda, then mps, then cpu.
-``MMO_DATA``     the data cache folder (MNIST). Unset: the user cache folder (``~/.cache/mmobjectives``).
+``MMO_DATA``     the data cache folder (MNIST, and trained models under ``checkpoints/``). Unset: the user cache
+                 folder (``~/.cache/mmobjectives``).
 ``MMO_OFFLINE``  ``1``/``true``: never touch the network.
 ``MMO_PROGRESS`` ``0``/``false``: hide progress bars (they are always hidden in the smoke budget).
+``MMO_CACHE``    ``0``/``false``: never load or save trained models (``recipes`` keeps each one it trains under
+                 ``<data folder>/checkpoints/`` and loads it on the next identical call). Unset: on. The test suite
+                 runs with it off, so that no test can pass on a stale model.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ __all__ = [
     "BUDGET_NAMES",
     "Budget",
     "budget",
+    "cache_enabled",
+    "checkpoint_dir",
     "data_dir",
     "describe",
     "get_device",
@@ -173,6 +179,16 @@ def data_dir(environ: Mapping[str, str] | None = None) -> Path:
     xdg = env.get("XDG_CACHE_HOME")
     base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
     return base / "mmobjectives"
+
+
+def checkpoint_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where trained models are cached: the ``checkpoints`` folder inside :func:`data_dir`."""
+    return data_dir(environ) / "checkpoints"
+
+
+def cache_enabled(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether recipes load and save trained models (:func:`checkpoint_dir`): yes unless ``MMO_CACHE=0``."""
+    return _flag("MMO_CACHE", environ, default=True)
 
 
 def offline(environ: Mapping[str, str] | None = None) -> bool:

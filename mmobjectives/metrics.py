@@ -6,8 +6,10 @@ r"""Measurements against known optima: MI bounds, embedding geometry, retrieval.
 * :func:`recall_at_k` — retrieval with the matches on the diagonal of a similarity matrix.
 * :func:`energy_distance`, :func:`energy_distance_floor` — two-sample distance of generated samples to the truth
   (notebook 04), and the value two samples of the truth already reach.
-* :func:`record_quality`, :func:`quality_log` — each notebook records its distances to the known optima as it
-  asserts its targets; ``make bench`` reads them back into the quality table (benchmarks/README.md).
+* :func:`expected_calibration_error`, :func:`reliability_curve` — calibration (notebook 02).
+* :func:`bits_per_token`, :func:`perplexity`, :func:`nll_by_modality` — autoregressive likelihoods (notebook 05).
+* :func:`record_quality`, :func:`quality_log` — re-exported from :mod:`mmobjectives.quality`: each notebook records
+  its distances to the known optima as it asserts its targets; ``make bench`` reads them back.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import torch
 
 from . import data, losses
 from ._checks import check_finite, check_generator, check_int, check_positive, check_real, check_same_device, describe
+from .quality import quality_log, record_quality
 
 __all__ = [
     "alignment",
@@ -31,6 +34,7 @@ __all__ = [
     "fisher_divergence",
     "relative_fisher_divergence",
     "infonce_mi_bound",
+    "nll_by_modality",
     "optimal_critic_estimate",
     "perplexity",
     "quality_log",
@@ -45,7 +49,9 @@ __all__ = [
 def infonce_mi_bound(loss: float | torch.Tensor, n: int) -> float | torch.Tensor:
     r"""The InfoNCE lower bound on mutual information, :math:`\log n - \mathcal L` (nats).
 
-    Since :math:`\mathcal L \ge 0`, the estimate can never exceed :math:`\log n` however large the true MI: the
+    It bounds :math:`I(X;Y)` for the *expected* loss over fresh batches of ``n`` pairs,
+    :math:`I(X;Y) \ge \log n - \mathbb E[\mathcal L]` (Poole et al. 2019), so pass a loss averaged over many
+    batches; one batch's estimate may exceed the true MI. Since :math:`\mathcal L \ge 0`, the estimate can never exceed :math:`\log n` however large the true MI: the
     batch size caps what InfoNCE can certify. Notebook 01, section 2.
     """
     n = check_int(n, "n", minimum=1)
@@ -415,61 +421,30 @@ def clip_score(z_image: torch.Tensor, z_text: torch.Tensor, w: float = 2.5) -> t
     return w * cos.clamp_min(0.0)
 
 
-# -- the quality log: what ``make bench`` reads back from an executed notebook --------------------------------------
-_QUALITY: list[dict] = []
+def nll_by_modality(
+    logits: torch.Tensor, tokens: torch.Tensor, targets: torch.Tensor, vocab: data.MultimodalVocabulary
+) -> dict[str, float]:
+    r"""Mean next-token NLL (nats) separately over the scored **text** targets (words and ``</txt>``) and the scored
+    **image** targets (codes) of multimodal sequences. Notebook 05.
 
-
-def record_quality(
-    measure: str,
-    value: float,
-    *,
-    optimum: float | None = None,
-    target: float | None = None,
-    better: str = "lower",
-    unit: str = "nats",
-) -> dict:
-    r"""Record one measured quality against its known optimum, for the benchmark's quality table; return the row.
-
-    With an ``optimum`` the row's ``distance`` is how far ``value`` is on the wrong side of it (``value − optimum``
-    when lower is better, e.g. a cross-entropy above :math:`H(Y\mid X)`; ``optimum − value`` when higher is better,
-    e.g. an MI estimate below its ceiling) and ``target`` bounds that distance. Without one (an accuracy judged by
-    a classifier) ``target`` bounds the value itself. ``met`` is None when the budget sets no target. Notebooks call
-    it where they assert their targets; the values are the ones asserted. Cleared by :func:`quality_log`
-    ``(clear=True)``.
+    ``logits`` (B, T, V) from ``tokens`` (B, T); ``targets`` is ``vocab.targets(tokens)`` (ignored positions are
+    ``-100``). Markers the format forces (``</img>`` after the last code, ``<txt>`` after ``</img>``, ...) cost 0
+    nats under the logit mask and are counted in neither. Returns ``{"text": ..., "image": ..., "all": ...}``, where
+    ``"all"`` is the mean over every scored target; NaN for a modality with no scored target. Each is the
+    :func:`~mmobjectives.losses.autoregressive_nll` of ``reduction="none"`` averaged over that modality's targets.
     """
-    if not isinstance(measure, str) or not measure:
-        raise TypeError(f"measure must be a non-empty str naming what was measured, got {describe(measure)}")
-    if better not in ("lower", "higher"):
-        raise ValueError(f"better must be 'lower' or 'higher', got {better!r}")
-    value = float(check_real(value, "value"))
-    optimum = None if optimum is None else float(check_real(optimum, "optimum"))
-    target = None if target is None else float(check_real(target, "target"))
-    distance = None
-    if optimum is not None:
-        distance = value - optimum if better == "lower" else optimum - value
-    if target is None:
-        met = None
-    elif distance is not None:
-        met = distance <= target
-    else:
-        met = value <= target if better == "lower" else value >= target
-    row = {
-        "measure": measure,
-        "value": value,
-        "optimum": optimum,
-        "distance": distance,
-        "target": target,
-        "better": better,
-        "unit": unit,
-        "met": met,
+    if not isinstance(vocab, data.MultimodalVocabulary):
+        raise TypeError(f"vocab must be a data.MultimodalVocabulary, got {describe(vocab)}")
+    if not isinstance(targets, torch.Tensor) or tuple(targets.shape) != tuple(tokens.shape):
+        raise ValueError(f"targets must have the shape of tokens {tuple(tokens.shape)}, got {describe(targets)}")
+    per_token = losses.autoregressive_nll(logits, targets, reduction="none").detach()  # (B, T-1), 0 where ignored
+    nxt = tokens[:, 1:]
+    scored = targets[:, 1:] != -100
+    image = scored & (nxt >= vocab.image_offset)
+    text = scored & ((nxt < vocab.text.vocab_size) | (nxt == vocab.end_txt))
+    nan = float("nan")
+    return {
+        "text": float(per_token[text].mean()) if bool(text.any()) else nan,
+        "image": float(per_token[image].mean()) if bool(image.any()) else nan,
+        "all": float(per_token[scored].mean()) if bool(scored.any()) else nan,
     }
-    _QUALITY.append(row)
-    return row
-
-
-def quality_log(*, clear: bool = False) -> list[dict]:
-    """The rows recorded by :func:`record_quality` in this process, oldest first (a copy); ``clear`` empties it."""
-    rows = [dict(row) for row in _QUALITY]
-    if clear:
-        _QUALITY.clear()
-    return rows

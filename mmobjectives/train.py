@@ -19,12 +19,13 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import config, data, losses, models
+from . import config
 from ._checks import check_generator, check_int, check_positive, describe
 
-__all__ = ["History", "fit", "fit_judge", "minibatches"]
+__all__ = ["History", "fit", "minibatches"]
 
 Batch = Any
+_REDRAW_SECONDS = 0.5  # the progress bar's least interval between redraws
 
 
 @dataclass
@@ -216,7 +217,9 @@ def fit(
 
     history = History(device=str(device))
     start = time.perf_counter()
-    bar = tqdm(range(steps), desc=desc, disable=not show, leave=False, mininterval=0.5)
+    # at most two redraws a second: a notebook's progress widget is a kernel message per redraw, and thousands of
+    # them crowd out the kernel's own (nbval then misses its idle message)
+    bar = tqdm(range(steps), desc=desc, disable=not show, leave=False, mininterval=_REDRAW_SECONDS)
     for step in bar:
         batch = _to_device(next_batch(), device)
         loss = loss_fn(model, batch)
@@ -238,50 +241,7 @@ def fit(
         if callback is not None:
             callback(step, value)
         if show and step % 20 == 0:
-            bar.set_postfix(loss=f"{value:.4f}")
+            bar.set_postfix(loss=f"{value:.4f}", refresh=False)  # shown at the next redraw, which mininterval paces
     bar.close()
     history.seconds = time.perf_counter() - start
     return history
-
-
-def fit_judge(
-    x_train: torch.Tensor,
-    y_train: torch.Tensor,
-    *,
-    steps: int = 1000,
-    batch_size: int = 128,
-    lr: float = 2e-3,
-    generator: torch.Generator | None = None,
-    device: torch.device | str | None = None,
-    desc: str = "judge classifier",
-) -> nn.Module:
-    """Train the **independent judge** that grades generated digits in notebooks 04, 05 and 07.
-
-    A small CNN (``models.ImageEncoder`` with one output per class) trained with cross-entropy on real
-    (N, 1, H, W) images, each batch shifted by up to one pixel (``data.random_shift``) so that it generalises past
-    the training digits. It never sees a generated image, so its verdict on one is independent of the generator.
-    Returns the model in eval mode on the CPU.
-    """
-    if not isinstance(x_train, torch.Tensor) or x_train.dim() != 4 or not x_train.is_floating_point():
-        raise ValueError(f"x_train must be a (N, 1, H, W) floating-point tensor of images, got {describe(x_train)}")
-    if not isinstance(y_train, torch.Tensor) or y_train.shape != (x_train.shape[0],) or y_train.is_floating_point():
-        raise ValueError(f"y_train must be ({x_train.shape[0]},) integer class labels, got {describe(y_train)}")
-    n_classes = int(y_train.max()) + 1
-    judge = models.ImageEncoder(out_dim=n_classes, image_size=x_train.shape[-1])
-
-    def loss_fn(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        return losses.cross_entropy(model(data.random_shift(batch[0], 1, generator=generator)), batch[1])
-
-    fit(
-        judge,
-        loss_fn,
-        (x_train, y_train),
-        steps=steps,
-        batch_size=batch_size,
-        lr=lr,
-        scheduler="cosine",
-        generator=generator,
-        device=device,
-        desc=desc,
-    )
-    return judge.cpu().eval()

@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -18,6 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
+from . import metrics
 from ._checks import as_float_tensor, check_int, check_positive, describe
 
 __all__ = [
@@ -84,20 +86,14 @@ def grid_2d(lim: float | Sequence[float] = 6.0, n: int = 100) -> tuple[np.ndarra
     return xx, yy, points
 
 
-def _log_prob_fn(density: Any) -> ArrayFn:
-    if hasattr(density, "log_prob") and callable(density.log_prob):
-        return density.log_prob
-    if callable(density):
-        return density
-    raise TypeError(f"density must have a .log_prob method or be a callable x -> log p(x), got {describe(density)}")
-
-
-def _score_fn(score: Any) -> ArrayFn:
-    if hasattr(score, "score") and callable(score.score):
-        return score.score
-    if callable(score):
-        return score
-    raise TypeError(f"score must have a .score method or be a callable x -> s(x), got {describe(score)}")
+def _as_fn(obj: Any, method: str, name: str, what: str) -> ArrayFn:
+    """``obj.<method>`` when ``obj`` has that method (a distribution of ``data``), else ``obj`` itself if callable."""
+    fn = getattr(obj, method, None)
+    if callable(fn):
+        return fn
+    if callable(obj):
+        return obj
+    raise TypeError(f"{name} must have a .{method} method or be a callable {what}, got {describe(obj)}")
 
 
 @torch.no_grad()
@@ -121,7 +117,7 @@ def plot_density_2d(
     """Filled contours of :math:`p(x)` (from ``density.log_prob`` or a callable ``log p``), with samples on top."""
     ax = _axes(ax)
     xx, yy, points = grid_2d(lim, n_grid)
-    log_p = _evaluate(_log_prob_fn(density), points).reshape(xx.shape)
+    log_p = _evaluate(_as_fn(density, "log_prob", "density", "x -> log p(x)"), points).reshape(xx.shape)
     filled = ax.contourf(xx, yy, np.exp(log_p), levels=20, cmap=DENSITY_CMAP)
     if colorbar:
         ax.figure.colorbar(filled, ax=ax, label="$p(x)$")
@@ -161,7 +157,7 @@ def plot_score_field(
     if density is not None:
         plot_density_2d(density, lim=lim, ax=ax, title=None)
     xx, yy, points = grid_2d(lim, n_arrows if kind == "quiver" else max(n_arrows, 40))
-    field = _evaluate(_score_fn(score), points)
+    field = _evaluate(_as_fn(score, "score", "score", "x -> s(x)"), points)
     if field.shape != (points.shape[0], 2):
         raise ValueError(f"score must map (n, 2) points to (n, 2) vectors, got output of shape {field.shape}")
     return plot_vector_field(xx, yy, field, ax=ax, kind=kind, title=title, normalize=normalize)
@@ -271,7 +267,7 @@ def class_colors(n: int) -> list[str]:
     n = check_int(n, "n", minimum=1)
     if n <= len(PALETTE):
         return list(PALETTE[:n])
-    cmap = plt.get_cmap("tab10" if n <= 10 else "tab20")
+    cmap = matplotlib.colormaps["tab10" if n <= 10 else "tab20"]
     return [to_hex(cmap(i % cmap.N)) for i in range(n)]  # "#rrggbb" strings, like PALETTE
 
 
@@ -340,35 +336,6 @@ def plot_similarity_matrix(
     return ax
 
 
-def _reliability_bins(probs: Any, labels: Any, n_bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-bin mean confidence, accuracy (NaN when empty) and count; the binning of ``metrics.reliability_curve``
-    (equal-width bins ``(b/B, (b+1)/B]``), repeated here because ``viz`` draws without importing ``metrics``."""
-    p = as_float_tensor(probs, "probs").detach().cpu().numpy()
-    if p.ndim != 2 or p.shape[0] < 1 or p.shape[1] < 2:
-        raise ValueError(f"probs must be 2-D (N, K) with N >= 1 and K >= 2 classes, got {describe(probs)}")
-    if not np.isfinite(p).all():
-        raise ValueError(f"probs must be finite, got {int((~np.isfinite(p)).sum())} NaN/inf value(s)")
-    sums = p.sum(axis=1)
-    if (p < 0).any() or np.abs(sums - 1.0).max() > 1e-3:
-        raise ValueError(
-            "probs must be >= 0 with rows summing to 1 (apply softmax to logits), got a minimum of "
-            f"{p.min():.4g} and row sums from {sums.min():.6g} to {sums.max():.6g}"
-        )
-    y = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
-    if y.dtype == np.bool_ or not np.issubdtype(y.dtype, np.integer):
-        raise TypeError(f"labels must be a 1-D array of int class labels, got {describe(labels)}")
-    if y.shape != (p.shape[0],) or (y < 0).any() or (y >= p.shape[1]).any():
-        raise ValueError(f"labels must be ({p.shape[0]},) ints in 0..{p.shape[1] - 1}, got {describe(labels)}")
-    confidence, correct = p.max(axis=1), (p.argmax(axis=1) == y).astype(np.float64)
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    bins = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, n_bins - 1)
-    count = np.bincount(bins, minlength=n_bins)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        conf = np.where(count > 0, np.bincount(bins, weights=confidence, minlength=n_bins) / count, np.nan)
-        acc = np.where(count > 0, np.bincount(bins, weights=correct, minlength=n_bins) / count, np.nan)
-    return conf, acc, count
-
-
 def plot_reliability_diagram(
     probs: Any,
     labels: Any,
@@ -383,10 +350,9 @@ def plot_reliability_diagram(
     ``probs`` (N, K) are predicted class probabilities, ``labels`` (N,) the true classes; the bins are those of
     ``metrics.reliability_curve``. Bars below the diagonal mean over-confidence, above it under-confidence.
     """
-    n_bins = check_int(n_bins, "n_bins", minimum=1)
-    conf, acc, count = _reliability_bins(probs, labels, n_bins)
+    conf, acc, count = metrics.reliability_curve(probs, labels, n_bins)  # validates probs, labels and n_bins
+    ece = metrics.expected_calibration_error(probs, labels, n_bins)
     full = count > 0
-    ece = float(np.sum(count[full] / count.sum() * np.abs(acc[full] - conf[full])))
     ax = _axes(ax, figsize=(4.5, 4.5))
     width = 1.0 / n_bins
     lefts = np.arange(n_bins) * width

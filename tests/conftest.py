@@ -7,6 +7,16 @@ from collections.abc import Iterator
 import pytest
 import torch
 
+from tools import nbval_course
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """When nbval runs in the same session, its run of each notebook serves the course tests too (one execution of
+    each notebook instead of two; tools/nbval_course.py says how)."""
+    config.addinivalue_line("markers", nbval_course.MARK_HELP)
+    if config.pluginmanager.hasplugin("nbval"):
+        config.pluginmanager.register(nbval_course.NbvalCourse(), "mmo-nbval-course")
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _one_torch_thread() -> Iterator[None]:

@@ -8,21 +8,21 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
+from tools import bench
 
-import bench  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_bench_runs_a_notebook_and_reads_its_quality_rows_back(tmp_path: Path) -> None:
     results = tmp_path / "results.json"
     subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "bench.py"), "--only", "notebooks", "--budgets", "smoke"]
+        [sys.executable, "-m", "tools.bench", "--only", "notebooks", "--budgets", "smoke"]
         + ["--notebooks", "00_overview.ipynb", "--results", str(results)],
         check=True,
         capture_output=True,
         text=True,
         timeout=600,
+        cwd=ROOT,
     )
     data = json.loads(results.read_text())
     (run,) = data["runs"].values()
@@ -32,8 +32,33 @@ def test_bench_runs_a_notebook_and_reads_its_quality_rows_back(tmp_path: Path) -
     (quality,) = row["quality"]
     assert quality["measure"].startswith("classifier: CE − H(K|X)") and quality["met"] is None  # no smoke target
     assert quality["distance"] == quality["value"] - quality["optimum"]
+    # measured twice against one fresh checkpoint folder: cold, then warm (00 trains no recipe: nothing to load)
+    assert row["cache_hits"] == 0 and row["warm"]["cache_hits"] == 0
+    assert row["warm"]["seconds"] > 0 and row["warm"]["same_quality"] is True
     readme = (tmp_path / "README.md").read_text()
     assert "| `00_overview.ipynb` |" in readme and "classifier: CE − H(K\\|X)" in readme  # | escaped in a table
+    assert "smoke on " in readme and ", cold cache | " in readme and ", warm cache |" in readme
+
+
+def _row(seconds: float, warm_seconds: float, hits: int = 3, same: bool = True) -> dict:
+    warm = {"seconds": warm_seconds, "peak_rss_mib": 900.0, "cache_hits": hits, "same_quality": same}
+    return {"seconds": seconds, "peak_rss_mib": 1000.0, "quality": [], "warm": warm}
+
+
+def test_the_report_shows_cold_and_warm_columns_and_flags_misses() -> None:
+    machine = {"device": "cpu", "name": "CPU (2 cores)", "torch": "2", "python": "3"}
+    notebooks = {"01_infonce.ipynb": _row(200.0, 30.0), "07_multimodal_system.ipynb": _row(100.0, 50.0, 5, False)}
+    old = {"00_overview.ipynb": {"seconds": 7.0, "peak_rss_mib": 900.0, "quality": []}}  # measured before: cold only
+    runs = {
+        "default @ cpu": {"budget": "default", "machine": machine, "date": "d", "notebooks": notebooks},
+        "smoke @ cpu": {"budget": "smoke", "machine": machine, "date": "d", "notebooks": old},
+    }
+    table = bench.report({"runs": runs, "micro": {}})
+    header = next(line for line in table.splitlines() if line.startswith("| notebook |"))
+    assert header.count("|") == 5  # smoke (one column), default cold, default warm
+    assert "| `01_infonce.ipynb` | — | 200 s, 1000 MiB ⚠ | 30 s, 900 MiB, 3 loaded |" in table
+    assert "| `07_multimodal_system.ipynb` | — | 100 s, 1000 MiB | 50 s, 900 MiB ⚠, 5 loaded ≠ |" in table
+    assert "| **whole series** | 0.1 min | 5.0 min | 1.3 min |" in table
 
 
 def test_interleaved_timing_returns_a_median_per_variant() -> None:

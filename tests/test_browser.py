@@ -1,8 +1,9 @@
 """Widgets in a real browser: JupyterLab on 127.0.0.1, driven by Playwright through Debian's Chromium.
 
-For every notebook that shows widget panels: open it in JupyterLab, run all cells (smoke budget, offline), then move
-each control of each panel (sliders with the arrow keys, dropdowns to another option) and check that what the
-Python callback renders changed — the summary line (class ``mmo-summary``) and the figure — without an error.
+For every notebook that shows widget panels: open it in JupyterLab, run all its cells up to its last panel (smoke
+budget, offline; the cells after it build no panel, and nbval runs them), then move each control of each panel
+(sliders with the arrow keys, dropdowns to another option) and check that what the Python callback renders
+changed — the summary line (class ``mmo-summary``) and the figure — without an error.
 A screenshot of the page and of each panel is written per notebook (``MMO_SCREENSHOTS=dir`` keeps them).
 
 Needs ``/usr/bin/chromium`` (``apt-get install -y chromium``; never ``playwright install``). Without it the tests are
@@ -47,10 +48,21 @@ IMAGE_HASH = """window.mmoImageHash = panel => {
 };"""
 
 
+def _builds_a_panel(cell: nbformat.NotebookNode) -> bool:
+    return cell.cell_type == "code" and bool(PANEL_CALL.search(cell.source))
+
+
 def panel_cells(path: Path) -> int:
     """How many code cells of the notebook build a widget panel (``widgets.something_panel(...)``)."""
+    return sum(map(_builds_a_panel, nbformat.read(path, as_version=4).cells))
+
+
+def cut_after_last_panel(path: Path) -> None:
+    """Drop the cells after the notebook's last panel cell (in JupyterLab's copy): the panels need none of them."""
     nb = nbformat.read(path, as_version=4)
-    return sum(1 for c in nb.cells if c.cell_type == "code" and PANEL_CALL.search(c.source))
+    last = max(i for i, cell in enumerate(nb.cells) if _builds_a_panel(cell))
+    nb.cells = nb.cells[: last + 1]
+    nbformat.write(nb, path)
 
 
 WIDGET_NOTEBOOKS = [p for p in NOTEBOOKS if panel_cells(p)]
@@ -93,6 +105,8 @@ class Lab:
         # JupyterLab serves a copy of the notebooks: whatever it saves never touches the working tree.
         self.root = tmp / "root"
         shutil.copytree(ROOT / "notebooks", self.root / "notebooks", ignore=shutil.ignore_patterns(".*"))
+        for path in WIDGET_NOTEBOOKS:
+            cut_after_last_panel(self.root / path.relative_to(ROOT))
         settings = {
             # every cell stays in the DOM (no virtual scrolling), so that each panel can be found
             ("notebook-extension", "tracker"): {"windowingMode": "none"},

@@ -142,3 +142,19 @@ def test_reliability_diagram() -> None:
     with pytest.raises(TypeError, match="ax"):
         viz.plot_reliability_diagram(HAND_PROBS, HAND_LABELS, ax="axes")
     plt.close("all")
+
+
+@pytest.mark.parametrize("n_bins", [2, 10, 15])
+def test_reliability_diagram_draws_what_reliability_curve_computes(n_bins: int) -> None:
+    probs, labels = calibrated_sample(2_000, k=4, seed=3, overconfidence=0.1)
+    conf, acc, count = metrics.reliability_curve(probs, labels, n_bins=n_bins)
+    ax = viz.plot_reliability_diagram(probs, labels, n_bins=n_bins)
+    accuracy_bars, gap_bars = ax.containers
+    full = count > 0
+    lefts = np.arange(n_bins)[full] / n_bins
+    np.testing.assert_allclose([bar.get_x() for bar in accuracy_bars], lefts)
+    np.testing.assert_allclose([bar.get_height() for bar in accuracy_bars], acc[full])
+    np.testing.assert_allclose([bar.get_width() for bar in accuracy_bars], 1 / n_bins)
+    np.testing.assert_allclose([bar.get_y() for bar in gap_bars], acc[full])  # the gap starts at the accuracy
+    np.testing.assert_allclose([bar.get_y() + bar.get_height() for bar in gap_bars], conf[full])  # ... ends at conf
+    plt.close("all")

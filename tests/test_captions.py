@@ -1,4 +1,5 @@
-"""Tests for mmobjectives.data.captions: measured attributes, per-class words, the grammar, the tokenizer."""
+"""Tests for mmobjectives.data.attributes, .captions, .tokenizer and .paired: measured attributes, per-class words,
+the grammar, the tokenizer, image–caption pairs."""
 
 from __future__ import annotations
 
@@ -6,24 +7,21 @@ import pytest
 import torch
 
 from mmobjectives.data import captions as cap
+from mmobjectives.data import paired
+from mmobjectives.data.attributes import ATTRIBUTE_VALUES, AttributeThresholds, describe_attributes, measure_attributes
 from mmobjectives.data.captions import (
-    ATTRIBUTE_VALUES,
     FULL_TEMPLATES,
     MAX_CAPTION_TOKENS,
     TEMPLATES,
     VOCABULARY,
-    AttributeThresholds,
-    PairedDigits,
-    Tokenizer,
     caption_for,
     class_caption,
-    describe_attributes,
-    measure_attributes,
-    paired_digits,
     parse_caption,
-    sample_captions,
 )
-from mmobjectives.data.images import ImageDataset, load_digits
+from mmobjectives.data.image_dataset import ImageDataset
+from mmobjectives.data.images import load_digits
+from mmobjectives.data.paired import PairedDigits, paired_digits, sample_captions
+from mmobjectives.data.tokenizer import Tokenizer
 
 H = W = 28
 
@@ -344,7 +342,7 @@ def test_paired_digits_default_dataset(monkeypatch: pytest.MonkeyPatch, digits: 
         calls.append(kwargs)
         return digits
 
-    monkeypatch.setattr(cap, "load_image_dataset", fake_load)
+    monkeypatch.setattr(paired, "load_image_dataset", fake_load)
     p = paired_digits()
     assert calls == [{"verbose": False}] and p.dataset_name == "digits"
 

@@ -1,4 +1,5 @@
-"""ConditionalEpsNet (notebook 04): a class-conditional noise predictor for classifier-free guidance.
+"""ConditionalEpsNet (notebook 04): a class-conditional noise predictor for classifier-free guidance; the one
+guidance formula (models.classifier_free_guidance) and the base class both conditional ε-nets share.
 
 Only fast structural checks here (shapes, the null label, label dropping, conditioning, gradients, input
 validation, pixel scaling, and one step through the package's loss and samplers); the end-to-end result (guided
@@ -10,9 +11,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mmobjectives import sampling
+from mmobjectives import models, sampling
 from mmobjectives.losses.diffusion import eps_prediction_loss
-from mmobjectives.models import ConditionalEpsNet
+from mmobjectives.models import ConditionalEpsNet, TextConditionedEpsNet, classifier_free_guidance
 
 
 @pytest.fixture
@@ -158,3 +159,88 @@ def test_vector_mode_for_2d_points() -> None:
         net(torch.randn(7, 1, 8, 8), 0.5, torch.zeros(7, dtype=torch.long))
     with pytest.raises(ValueError, match="data_dim"):
         ConditionalEpsNet(data_dim=0)
+
+
+# -- classifier_free_guidance: the one guidance formula of the package ---------------------------------------------
+def test_classifier_free_guidance_matches_the_formula() -> None:
+    generator = torch.Generator().manual_seed(3)
+    cond, uncond = torch.randn(5, 3, generator=generator), torch.randn(5, 3, generator=generator)
+    for w in (-1.5, 0.5, 2.0, 7.0):
+        torch.testing.assert_close(classifier_free_guidance(cond, uncond, w), (1 + w) * cond - w * uncond)
+    torch.testing.assert_close(classifier_free_guidance(cond, uncond, 0.0), cond)  # plain conditional
+    torch.testing.assert_close(classifier_free_guidance(cond, uncond, -1.0), uncond)  # unconditional
+    torch.testing.assert_close(classifier_free_guidance(cond, uncond, torch.tensor(2.0)), 3 * cond - 2 * uncond)
+
+
+def test_classifier_free_guidance_passes_gradients_to_both_terms() -> None:
+    cond = torch.randn(4, 2, requires_grad=True)
+    uncond = torch.randn(4, 2, requires_grad=True)
+    classifier_free_guidance(cond, uncond, 1.5).sum().backward()
+    torch.testing.assert_close(cond.grad, torch.full((4, 2), 2.5))
+    torch.testing.assert_close(uncond.grad, torch.full((4, 2), -1.5))
+
+
+@pytest.mark.parametrize(
+    ("cond", "uncond", "w", "error", "pattern"),
+    [
+        (torch.zeros(2, 3), torch.zeros(2, 3), "2", TypeError, "w must be a real number"),
+        (torch.zeros(2, 3), torch.zeros(2, 3), float("inf"), ValueError, "w must be finite"),
+        (torch.zeros(2, 3), torch.zeros(2, 4), 1.0, ValueError, r"uncond must have cond's shape \(2, 3\)"),
+        (torch.zeros(2, 3), torch.zeros(2, 3, device="meta"), 1.0, ValueError, "uncond must be on the same device"),
+        ([[0.0]], torch.zeros(1, 1), 1.0, TypeError, "cond must be a floating-point tensor"),
+        (torch.zeros(2, 3), torch.zeros(2, 3, dtype=torch.long), 1.0, TypeError, "uncond must be a floating-point"),
+    ],
+)
+def test_classifier_free_guidance_validates_its_inputs(cond, uncond, w, error: type, pattern: str) -> None:
+    with pytest.raises(error, match=pattern):
+        classifier_free_guidance(cond, uncond, w)
+
+
+def test_classifier_free_guidance_names_the_caller_arguments() -> None:
+    with pytest.raises(ValueError, match="score_uncond must have score_cond's shape"):
+        classifier_free_guidance(torch.zeros(2), torch.zeros(3), 1.0, names=("score_cond", "score_uncond"))
+
+
+# -- one base class for both conditional ε-nets ----------------------------------------------------------------------
+def test_both_eps_nets_share_one_body() -> None:
+    base = ConditionalEpsNet.__mro__[1]
+    assert TextConditionedEpsNet.__mro__[1] is base
+    for method in ("forward", "guided_eps", "drop_conditions", "to_model_space", "to_pixel_space"):
+        assert method in vars(base), method
+        assert method not in vars(TextConditionedEpsNet), f"TextConditionedEpsNet re-implements {method}"
+
+
+def test_guided_eps_goes_through_classifier_free_guidance(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    original = models.diffusion.classifier_free_guidance
+
+    def spy(cond: torch.Tensor, uncond: torch.Tensor, w: float) -> torch.Tensor:
+        calls.append(w)
+        return original(cond, uncond, w)
+
+    monkeypatch.setattr(models.diffusion, "classifier_free_guidance", spy)
+    torch.manual_seed(0)
+    label_net = ConditionalEpsNet(image_size=4, n_classes=3, hidden=8, n_layers=1)
+    text_net = TextConditionedEpsNet(cond_dim=2, image_size=4, hidden=8, n_layers=1)
+    label_net.guided_eps(torch.randn(2, 16), 0.5, torch.tensor([0, 1]), w=1.0)
+    text_net.guided_eps(torch.randn(2, 16), 0.5, torch.randn(2, 2), w=3.0)
+    assert calls == [1.0, 3.0]
+
+
+def test_drop_conditions_is_drop_labels_for_class_labels() -> None:
+    model = ConditionalEpsNet(hidden=8, n_layers=1, p_uncond=0.5)
+    labels = torch.arange(10).repeat(20)
+    torch.testing.assert_close(
+        model.drop_conditions(labels, generator=torch.Generator().manual_seed(4)),
+        model.drop_labels(labels, generator=torch.Generator().manual_seed(4)),
+    )
+    with pytest.raises(TypeError, match="generator"):
+        model.drop_labels(labels, generator=4)
+
+
+def test_guided_eps_validates_x_before_using_it() -> None:
+    net = TextConditionedEpsNet(cond_dim=2, image_size=4, hidden=8, n_layers=1)
+    with pytest.raises(ValueError, match="x must be"):
+        net.guided_eps([[0.0] * 16], 0.5, torch.randn(1, 2), w=1.0)
+    with pytest.raises(TypeError, match="w must be a real number"):
+        net.guided_eps(torch.randn(1, 16), 0.5, torch.randn(1, 2), w="2")

@@ -255,6 +255,16 @@ def test_offline_invalid_raises_naming_variable(raw: str) -> None:
         config.offline({"MMO_OFFLINE": raw})
 
 
+def test_checkpoint_cache_switch_and_folder(tmp_path: Path) -> None:
+    assert config.cache_enabled({}) is True  # on unless turned off
+    assert config.cache_enabled({"MMO_CACHE": "1"}) is True
+    assert config.cache_enabled({"MMO_CACHE": "0"}) is False and config.cache_enabled({"MMO_CACHE": "off"}) is False
+    with pytest.raises(ValueError, match="MMO_CACHE"):
+        config.cache_enabled({"MMO_CACHE": "stale"})
+    assert config.checkpoint_dir({"MMO_DATA": str(tmp_path)}) == tmp_path / "checkpoints"
+    assert config.checkpoint_dir({}) == config.data_dir({}) / "checkpoints"
+
+
 @pytest.mark.parametrize("progress", [None, "1", "true", "0", "false"])
 def test_progress_disabled_in_smoke(progress: str | None) -> None:
     environ = {"MMO_BUDGET": "smoke"}

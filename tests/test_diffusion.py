@@ -10,23 +10,30 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
-from mmobjectives import data, losses, metrics
+from mmobjectives import data, experiments, losses, metrics, models
 from mmobjectives.sampling import (
+    SAMPLERS,
     VESchedule,
     VPSchedule,
+    analytic_diffusion_score,
     annealed_langevin,
     check_prior,
     ddpm_alpha_bar,
     ddpm_sample,
     eps_from_score,
     eps_from_x0,
+    eps_model_score,
     guided_score,
     linear_betas,
     probability_flow_ode,
     reverse_sde,
+    sample_guided,
+    sample_guided_images,
+    sample_mixture,
     score_from_eps,
     x0_from_eps,
 )
@@ -151,6 +158,18 @@ def test_guided_score():
     assert torch.allclose(guided_score(cond, uncond, 2.0), 3 * cond - 2 * uncond)
     with pytest.raises(ValueError, match="score_uncond"):
         guided_score(cond, torch.zeros(2, 2), 1.0)
+
+
+def test_guided_score_is_the_models_guidance_formula_and_w_must_be_a_number():
+    g = _gen(30)
+    cond, uncond = torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g)
+    for w in (0.0, 0.5, 3.0):
+        assert torch.equal(guided_score(cond, uncond, w), models.classifier_free_guidance(cond, uncond, w))
+    for bad in ("2", None, [1.0], True):
+        with pytest.raises(TypeError, match=r"^w\b"):
+            guided_score(cond, uncond, bad)
+    with pytest.raises(TypeError, match="score_cond"):
+        guided_score(cond.long(), uncond, 1.0)
 
 
 # -- DDPM schedule ------------------------------------------------------------------------------------------------
@@ -364,3 +383,155 @@ def test_probability_flow_ode_is_second_order(schedule):
     reference = probability_flow_ode(score, x_T, schedule, 1000)
     errors = [float((probability_flow_ode(score, x_T, schedule, n) - reference).abs().max()) for n in (50, 100)]
     assert errors[0] / errors[1] > 3.0, errors
+
+
+# -- score functions for the samplers: an ε-model's score, the exact score of a mixture ----------------------------
+@pytest.mark.parametrize("schedule", SCHEDULES, ids=IDS)
+def test_eps_model_score_is_score_from_eps_at_sigma_t(schedule):
+    g = _gen(31)
+    x = torch.randn(6, 2, generator=g, dtype=torch.float64)
+    t = torch.rand(6, generator=g, dtype=torch.float64) * 0.9 + 0.05
+
+    def eps_fn(x, t):
+        return torch.sin(x) * (1 + t[:, None])
+
+    _, sigma = schedule.marginal(t)
+    expected = score_from_eps(eps_fn(x, t), sigma)
+    assert torch.equal(eps_model_score(eps_fn, schedule)(x, t), expected)
+    assert torch.allclose(expected, -eps_fn(x, t) / sigma[:, None])
+    with pytest.raises(TypeError, match="eps_fn"):
+        eps_model_score("model", schedule)
+    with pytest.raises(TypeError, match="schedule"):
+        eps_model_score(eps_fn, "vp")
+
+
+def test_eps_model_score_of_the_exact_eps_is_the_exact_score():
+    # ε̂ = -σ s  ⇒  -ε̂/σ = s: a round trip through the ε parameterisation
+    ring, vp = data.ring(), VPSchedule()
+    exact = analytic_diffusion_score(ring, vp)
+    t = torch.full((5,), 0.4, dtype=torch.float64)
+    x = torch.randn(5, 2, generator=_gen(32), dtype=torch.float64)
+    sigma = float(vp.marginal(0.4)[1])
+    score = eps_model_score(lambda x, t: eps_from_score(exact(x, t), sigma), vp)
+    assert torch.allclose(score(x, t), exact(x, t), atol=1e-12)
+    with pytest.raises(TypeError, match="mixture"):
+        analytic_diffusion_score("ring", vp)
+
+
+# -- guided sampling: THE one class/text-conditional path -----------------------------------------------------------
+def _class_model(data_dim=None):
+    torch.manual_seed(0)
+    return models.ConditionalEpsNet(image_size=4, n_classes=3, hidden=16, n_layers=1, data_dim=data_dim).eval()
+
+
+def test_sample_guided_at_w_zero_is_the_plain_conditional_sampler():
+    model, vp = _class_model(data_dim=2), VPSchedule()
+    labels = torch.tensor([0, 1, 2, 2])
+    got = sample_guided(model, labels, vp, w=0.0, n_steps=20, generator=_gen(33))
+
+    def score_fn(x, t):  # what notebook 06 used to write by hand
+        return score_from_eps(model(x, t, labels), vp.marginal(t)[1][:, None])
+
+    g = _gen(33)
+    with torch.no_grad():
+        expected = reverse_sde(score_fn, torch.randn(4, 2, generator=g), vp, 20, generator=g)
+    assert got.shape == (4, 2)
+    assert torch.equal(got, expected)
+    # w > 0 mixes in the unconditional prediction: a different path from the same noise
+    guided = sample_guided(model, labels, vp, w=2.0, n_steps=20, generator=_gen(33))
+    assert not torch.allclose(guided, got)
+
+
+def test_sample_guided_uses_the_guided_eps():
+    model, vp, w = _class_model(data_dim=2), VPSchedule(), 1.5
+    labels = torch.tensor([1, 0])
+    got = sample_guided(model, labels, vp, w=w, n_steps=10, generator=_gen(34))
+    score_fn = eps_model_score(lambda x, t: model.guided_eps(x, t, labels, w), vp)
+    g = _gen(34)
+    with torch.no_grad():
+        expected = reverse_sde(score_fn, torch.randn(2, 2, generator=g), vp, 10, generator=g)
+    assert torch.equal(got, expected)
+
+
+def test_sample_guided_images_are_pixels_and_bad_arguments_are_named():
+    model, vp = _class_model(), VPSchedule()
+    images = sample_guided_images(model, torch.tensor([0, 2, 1]), vp, w=1.0, n_steps=5, generator=_gen(35))
+    assert images.shape == (3, 1, 4, 4) and float(images.min()) >= 0 and float(images.max()) <= 1
+    with pytest.raises(ValueError, match=r"^w \(guidance scale\)"):
+        sample_guided(model, torch.tensor([0]), vp, w=-1.0, n_steps=2)
+    with pytest.raises(TypeError, match=r"^w\b"):
+        sample_guided(model, torch.tensor([0]), vp, w="2", n_steps=2)
+    with pytest.raises(TypeError, match="model"):
+        sample_guided(lambda x, t, c: x, torch.tensor([0]), vp)
+    with pytest.raises(ValueError, match="cond"):
+        sample_guided(model, torch.tensor([], dtype=torch.long), vp)
+    with pytest.raises(ValueError, match="n_steps"):
+        sample_guided(model, torch.tensor([0]), vp, n_steps=0)
+    with pytest.raises(ValueError, match="data_dim"):
+        sample_guided_images(_class_model(data_dim=2), torch.tensor([0]), vp, n_steps=2)
+
+
+# -- the sampler dispatch of notebook 04 and its step policy ---------------------------------------------------------
+class _CountingMixture(data.GaussianMixture):
+    """A mixture that counts how often a sampler asks for the score of a noised or diffused copy of it."""
+
+    calls = 0
+
+    def noised(self, sigma):
+        type(self).calls += 1
+        return super().noised(sigma)
+
+    def diffused(self, alpha, sigma):
+        type(self).calls += 1
+        return super().diffused(alpha, sigma)
+
+
+@pytest.mark.parametrize(
+    ("sampler", "n_steps", "evaluations"),
+    [
+        ("annealed Langevin", 200, 200),  # 10 levels x 20 steps
+        ("annealed Langevin", 25, 20),  # 10 levels x max(25 // 10, 1)
+        ("annealed Langevin", 3, 10),  # at least one step per level
+        ("reverse SDE", 37, 37),
+        ("probability-flow ODE", 200, 200),  # 100 Heun steps x 2 evaluations
+        ("probability-flow ODE", 7, 6),  # 3 Heun steps
+        ("probability-flow ODE", 1, 2),  # at least one Heun step
+        ("DDPM", 50, 50),
+    ],
+)
+def test_sample_mixture_step_policy_counts_score_evaluations(sampler, n_steps, evaluations):
+    target = _CountingMixture([[2.0, -1.0]], 0.5)
+    _CountingMixture.calls = 0
+    out = sample_mixture(sampler, n_steps, target, n=8, generator=_gen(36))
+    assert out.shape == (8, 2) and out.dtype == torch.float64
+    assert _CountingMixture.calls == evaluations
+
+
+def test_sample_mixture_ddpm_keeps_the_prior_of_the_long_schedule(monkeypatch):
+    # DDPM at n_steps: betas of the T = 1000 linear schedule scaled by 1000 / n_steps (same total noise)
+    from mmobjectives.sampling import dispatch
+
+    seen = {}
+
+    def spy(eps_fn, shape, betas, **kwargs):
+        seen["betas"] = betas
+        return ddpm_sample(eps_fn, shape, betas, **kwargs)
+
+    monkeypatch.setattr(dispatch, "ddpm_sample", spy)
+    sample_mixture("DDPM", 100, data.ring(), n=4, generator=_gen(37))
+    torch.testing.assert_close(seen["betas"], linear_betas(100, 1e-3, 0.2))
+    assert float(ddpm_alpha_bar(seen["betas"])[-1]) < 1e-2  # still starts from (close to) N(0, I)
+
+
+def test_sample_mixture_is_what_run_sampler_scores():
+    ring = data.ring()
+    for sampler in SAMPLERS:
+        run = experiments.run_sampler(sampler, 20, ring, n=50, seed=4)
+        direct = sample_mixture(sampler, 20, ring, n=50, generator=_gen(4))
+        assert np.array_equal(run.samples, direct.numpy()), sampler
+    with pytest.raises(ValueError, match=r"^sampler must be one of"):
+        sample_mixture("Euler", 10, ring)
+    with pytest.raises(ValueError, match=r"^n_steps\b"):
+        sample_mixture("DDPM", 0, ring)
+    with pytest.raises(TypeError, match="mixture"):
+        sample_mixture("DDPM", 10, "ring")

@@ -3,7 +3,7 @@ nothing hangs, and a failing process of the distributed demo stops the other wit
 
 Downloads are tested against a local HTTP server on 127.0.0.1 that misbehaves on request: it cuts the connection
 half-way through a file, stalls half-way, never answers, or serves corrupted bytes. A read-only or full cache is
-simulated by replacing the temp-file factory of ``mmobjectives.data.images`` (the tests run as root here, and root
+simulated by replacing the temp-file factory of ``mmobjectives.data.mnist`` (the tests run as root here, and root
 ignores file permissions; the real ``chmod`` test runs where it can). ``tests/test_images.py`` already covers a
 corrupted *cached* file, a server serving wrong bytes, dead mirrors, the offline switch and an unusable cache path:
 not repeated here.
@@ -28,8 +28,9 @@ import pytest
 import torch.multiprocessing as mp
 
 from mmobjectives import distributed
-from mmobjectives.data import images
-from mmobjectives.data.images import MNIST_FILES, DownloadError, load_mnist, mnist_cached, write_idx
+from mmobjectives.data import mnist
+from mmobjectives.data.idx import write_idx
+from mmobjectives.data.mnist import MNIST_FILES, DownloadError, load_mnist, mnist_cached
 
 TRAIN_IMAGES = MNIST_FILES["train_images"][0]
 TEST_LABELS = MNIST_FILES["test_labels"][0]
@@ -182,17 +183,17 @@ def test_a_download_killed_midway_leaves_no_partial_file(
     server: FaultyServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Ctrl-C (or any exception) while the bytes arrive: the .part file is removed before the exception goes on."""
-    real_urlopen = images.urllib.request.urlopen
+    real_urlopen = mnist.urllib.request.urlopen
 
     class Interrupted:
         def __init__(self, response: Any) -> None:
             self.response, self.reads, self.headers = response, 0, response.headers
 
-        def read(self, n: int) -> bytes:
+        def read1(self, n: int) -> bytes:
             self.reads += 1
             if self.reads > 1:
                 raise KeyboardInterrupt
-            return self.response.read(100)
+            return self.response.read1(100)
 
         def __enter__(self) -> Interrupted:
             return self
@@ -201,7 +202,7 @@ def test_a_download_killed_midway_leaves_no_partial_file(
             self.response.close()
 
     monkeypatch.setattr(
-        images.urllib.request, "urlopen", lambda url, timeout: Interrupted(real_urlopen(url, timeout=timeout))
+        mnist.urllib.request, "urlopen", lambda url, timeout: Interrupted(real_urlopen(url, timeout=timeout))
     )
     root = tmp_path / "root"
     with pytest.raises(KeyboardInterrupt):
@@ -230,7 +231,7 @@ class _Unwritable:
     def NamedTemporaryFile(self, **kwargs: Any) -> Any:  # noqa: N802 - mirrors tempfile's name
         if self.how == "read-only":
             raise OSError(errno.EROFS, "Read-only file system", kwargs["dir"])
-        real = tempfile.NamedTemporaryFile(**kwargs)  # the real one: images.tempfile is this stand-in
+        real = tempfile.NamedTemporaryFile(**kwargs)  # the real one: mnist.tempfile is this stand-in
         self.created.append(real.name)
         return _FullDisk(real, at=self.how)
 
@@ -261,7 +262,7 @@ def test_a_cache_that_cannot_be_written_gives_a_clear_error_and_no_partial_file(
     server: FaultyServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
     fake = _Unwritable(how)
-    monkeypatch.setattr(images, "tempfile", types.SimpleNamespace(NamedTemporaryFile=fake.NamedTemporaryFile))
+    monkeypatch.setattr(mnist, "tempfile", types.SimpleNamespace(NamedTemporaryFile=fake.NamedTemporaryFile))
     root = tmp_path / "root"
     start = time.monotonic()
     with pytest.raises(OSError) as info:
@@ -294,7 +295,7 @@ def test_a_complete_read_only_cache_still_loads(
     root = tmp_path / "root"
     load_mnist(root, mirrors=[server.url], md5s=server.md5s, timeout=2)
     monkeypatch.setattr(
-        images, "tempfile", types.SimpleNamespace(NamedTemporaryFile=_Unwritable("read-only").NamedTemporaryFile)
+        mnist, "tempfile", types.SimpleNamespace(NamedTemporaryFile=_Unwritable("read-only").NamedTemporaryFile)
     )
     data = load_mnist(root, mirrors=[server.url], md5s=server.md5s, timeout=2)  # nothing to write: fine
     assert data.x_train.shape == (30, 1, 28, 28)

@@ -214,7 +214,8 @@ def test_targets_ignore_padding_and_unprompted_images(vocab):
 
 
 def test_nll_by_modality_against_a_hand_count(vocab):
-    from mmobjectives.losses import autoregressive_nll, nll_by_modality
+    from mmobjectives.losses import autoregressive_nll
+    from mmobjectives.metrics import nll_by_modality
 
     codes = torch.tensor([[0, 1, 2], [3, 4, 0]])
     seqs = torch.cat([vocab.image_first(codes[:1], _text(["a seven"])), vocab.text_first(_text(["a one"]), codes[1:])])

@@ -1,4 +1,4 @@
-"""Tests for mmobjectives.data.images: digits, the IDX parser, MNIST downloads (local server only)."""
+"""Tests for mmobjectives.data.images, .idx and .mnist: digits, the IDX parser, MNIST downloads (local server only)."""
 
 from __future__ import annotations
 
@@ -15,18 +15,11 @@ import numpy as np
 import pytest
 import torch
 
-from mmobjectives.data import images
-from mmobjectives.data.images import (
-    MNIST_FILES,
-    DownloadError,
-    ImageDataset,
-    load_digits,
-    load_image_dataset,
-    load_mnist,
-    mnist_cached,
-    read_idx,
-    write_idx,
-)
+from mmobjectives.data import mnist
+from mmobjectives.data.idx import read_idx, write_idx
+from mmobjectives.data.image_dataset import ImageDataset
+from mmobjectives.data.images import load_digits, load_image_dataset
+from mmobjectives.data.mnist import MNIST_FILES, DownloadError, load_mnist, mnist_cached
 
 N_TRAIN, N_TEST = 20, 10
 
@@ -318,6 +311,59 @@ def test_all_mirrors_down_fails_fast(tmp_path: Path) -> None:
     assert _names(root) == set()
 
 
+class _TrickleServer:
+    """Answers every request with a large Content-Length, then one byte every 20 ms: never a read timeout, never done."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        stop = self.stop
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Length", str(10**6))
+                self.end_headers()
+                try:
+                    while not stop.wait(0.02):
+                        self.wfile.write(b"\0")
+                        self.wfile.flush()
+                except OSError:  # the client gave up and closed the connection
+                    pass
+                self.close_connection = True
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)
+
+
+def test_a_server_that_trickles_bytes_meets_the_deadline(tmp_path: Path) -> None:
+    """Each read gets a byte well within ``timeout``, so only the total ``deadline`` can end the download."""
+    trickle = _TrickleServer()
+    root = tmp_path / "root"
+    try:
+        start = time.monotonic()
+        with pytest.raises(DownloadError, match="deadline of 1 s passed") as info:
+            load_mnist(root, mirrors=[trickle.url], timeout=2, deadline=1)
+        elapsed = time.monotonic() - start
+    finally:
+        trickle.close()
+    assert 1 <= elapsed < 4, elapsed
+    assert trickle.url + MNIST_FILES["train_images"][0] in str(info.value)
+    assert "of 1000000 bytes" in str(info.value)
+    assert _names(root) == set()  # no partial file left behind
+
+
 def test_missing_files_without_download(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = tmp_path / "empty"
     with pytest.raises(FileNotFoundError) as info:
@@ -344,6 +390,10 @@ def test_bad_arguments(tmp_path: Path) -> None:
         load_mnist(tmp_path, md5s={"train": "0" * 32})
     with pytest.raises(ValueError, match="timeout"):
         load_mnist(tmp_path, timeout=0)
+    with pytest.raises(ValueError, match="deadline"):
+        load_mnist(tmp_path, deadline=-1.0)
+    with pytest.raises(TypeError, match="deadline"):
+        load_mnist(tmp_path, deadline="60")
     with pytest.raises(ValueError, match="prefer"):
         load_image_dataset("cifar")
 
@@ -376,7 +426,7 @@ def test_smoke_budget_falls_back_to_digits(
 ) -> None:
     monkeypatch.setenv("MMO_BUDGET", "smoke")
     monkeypatch.setenv("MMO_DATA", str(tmp_path))
-    monkeypatch.setattr(images, "MNIST_MIRRORS", (_dead_url(),))  # never used: smoke never downloads
+    monkeypatch.setattr(mnist, "MNIST_MIRRORS", (_dead_url(),))  # never used: smoke never downloads
     data = load_image_dataset()
     assert data.name == "digits"
     out = capsys.readouterr().out
@@ -398,7 +448,7 @@ def test_offline_and_download_false_fall_back(
 
 
 def test_failed_download_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(images, "MNIST_MIRRORS", (_dead_url(),))
+    monkeypatch.setattr(mnist, "MNIST_MIRRORS", (_dead_url(),))
     data = load_image_dataset(verbose=False)
     assert data.name == "digits" and "download failed" in data.source
 
@@ -410,7 +460,7 @@ def test_cached_mnist_is_used(
     monkeypatch.setenv("MMO_DATA", str(tmp_path / "data"))
     _write_fake_mnist(tmp_path / "data" / "mnist")
     fake = {key: (fname, server.md5s[key]) for key, (fname, _) in MNIST_FILES.items()}
-    monkeypatch.setattr(images, "MNIST_FILES", fake)
+    monkeypatch.setattr(mnist, "MNIST_FILES", fake)
     data = load_image_dataset()
     _assert_fake_mnist(data)
     assert "cache" in capsys.readouterr().out and "cache" in data.source
@@ -419,9 +469,9 @@ def test_cached_mnist_is_used(
 def test_mnist_downloaded_when_allowed(
     server: _Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(images, "MNIST_MIRRORS", (server.url,))
+    monkeypatch.setattr(mnist, "MNIST_MIRRORS", (server.url,))
     fake = {key: (fname, server.md5s[key]) for key, (fname, _) in MNIST_FILES.items()}
-    monkeypatch.setattr(images, "MNIST_FILES", fake)
+    monkeypatch.setattr(mnist, "MNIST_FILES", fake)
     root = tmp_path / "r"
     data = load_image_dataset(root=root)
     _assert_fake_mnist(data)

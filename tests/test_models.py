@@ -1,8 +1,9 @@
-"""Tests for mmobjectives.models: the MLP."""
+"""Tests for mmobjectives.models: the MLP, the encoders, the critic, and the package's layout."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -278,3 +279,42 @@ def test_separable_critic_rejects_different_batch_sizes() -> None:
     critic = models.SeparableCritic(dim_x=3, dim_y=2, embed_dim=4, hidden=8)
     with pytest.raises(ValueError, match="same number"):
         critic(torch.randn(5, 3), torch.randn(4, 2))
+
+
+# -- the package ---------------------------------------------------------------------------------------------------
+def test_models_package_exports_every_model_from_small_modules() -> None:
+    expected = {
+        "MLP",
+        "Captioner",
+        "ConditionalEpsNet",
+        "DualEncoder",
+        "ImageEncoder",
+        "NGramModel",
+        "ScoreNet",
+        "SeparableCritic",
+        "TextConditionedEpsNet",
+        "TextEncoder",
+        "TinyGPT",
+        "VQAModel",
+        "classifier_free_guidance",
+    }
+    assert set(models.__all__) == expected
+    for name in models.__all__:
+        assert getattr(models, name).__module__.startswith("mmobjectives.models."), name
+        assert name in models.__doc__, f"the package docstring's module map does not mention {name}"
+    for path in Path(models.__file__).parent.glob("*.py"):
+        n_lines = len(path.read_text().splitlines())
+        assert n_lines <= 500, f"{path.name} has {n_lines} lines: split it"
+
+
+@pytest.mark.parametrize("tokens", [torch.tensor([[True, False]]), torch.tensor([[1.0 + 0j, 2.0]])])
+def test_text_encoder_rejects_bool_and_complex_tokens(tokens: torch.Tensor) -> None:
+    encoder = models.TextEncoder(vocab_size=10, out_dim=5, embed_dim=6, hidden=8)
+    with pytest.raises(ValueError, match="tokens must hold token ids"):
+        encoder(tokens)
+
+
+def test_image_encoder_rejects_integer_images() -> None:
+    encoder = models.ImageEncoder(out_dim=4, channels=4, hidden=8)
+    with pytest.raises(ValueError, match="images must be a floating"):
+        encoder(torch.zeros(2, 1, 8, 8, dtype=torch.long))

@@ -49,6 +49,25 @@ def test_environment_yml_names_the_same_dependencies_as_pyproject() -> None:
     assert pip == ["-e .[dev]"]
 
 
+def test_constraints_min_pins_exactly_the_declared_floors() -> None:
+    """`make test-min` tests the lowest versions pyproject.toml declares: constraints-min.txt pins each runtime and
+    `lab` dependency at its floor, and nothing else."""
+    from packaging.version import Version
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    floors = {}
+    for name, spec in (_split(r) for r in project["dependencies"] + project["optional-dependencies"]["lab"]):
+        assert spec.startswith(">=") and "," not in spec, f"{name}: expected a plain floor '>=X', got {spec!r}"
+        floors[name] = Version(spec[2:])
+    pins = {}
+    for line in (ROOT / "constraints-min.txt").read_text().splitlines():
+        if line.split("#")[0].strip():
+            name, spec = _split(line.split("#")[0])
+            assert spec.startswith("=="), f"constraints-min.txt: {name} must be pinned with ==, got {spec!r}"
+            pins[name] = Version(spec[2:])
+    assert pins == floors, "constraints-min.txt and pyproject.toml's floors disagree"
+
+
 def test_torch_is_a_range_for_users() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     specs = dict(_split(r) for r in project["dependencies"])
@@ -56,22 +75,24 @@ def test_torch_is_a_range_for_users() -> None:
     assert all("==" not in spec for spec in specs.values())
 
 
-# The layers, top to bottom; a module may import only from layers strictly above it (or its own subpackage).
-LAYERS = {
-    "_checks": 0,
-    "config": 0,
-    "data": 1,
-    "models": 2,
-    "losses": 3,
-    "train": 4,
-    "sampling": 4,
-    "metrics": 4,
-    "distributed": 4,
-    "viz": 5,
-    "recipes": 5,
-    "exercises": 5,
-    "widgets": 6,
-}
+# The layers come from ARCHITECTURE.md's table (| layer | `module` | job | imports |): the page a newcomer reads is
+# the one the tests check, so it cannot drift from the code.
+ARCHITECTURE = ROOT / "ARCHITECTURE.md"
+_ROW = re.compile(r"^\|\s*(\d+)\s*\|\s*`([a-z_]+)`\s*\|[^|]+\|([^|]+)\|\s*$")
+
+
+def _architecture_table() -> dict[str, tuple[int, set[str]]]:
+    rows = {}
+    for line in ARCHITECTURE.read_text().splitlines():
+        match = _ROW.match(line)
+        if match:
+            layer, module, imports = match.groups()
+            rows[module] = (int(layer), set(re.findall(r"`([a-z_]+)`", imports)))
+    assert rows, f"no layer table found in {ARCHITECTURE.name}"
+    return rows
+
+
+LAYERS = {module: layer for module, (layer, _) in _architecture_table().items()}
 
 
 def _modules() -> list[Path]:
@@ -110,12 +131,35 @@ def test_imports_point_down_the_layers(path: Path) -> None:
     layer = _layer_of(path)
     if layer == "__init__":
         return
-    assert layer in LAYERS, f"{path.name}: add its layer to LAYERS (and to DESIGN.md)"
+    assert layer in LAYERS, f"{path.name}: add its layer to the table in ARCHITECTURE.md"
     for imported in _imported_layers(path):
         if imported == layer:
             continue
         assert imported in LAYERS, f"{path} imports unknown module {imported!r}"
         assert LAYERS[imported] < LAYERS[layer], f"{path} ({layer}) must not import {imported} (not above it)"
+
+
+def test_architecture_page_lists_every_module_and_its_real_imports() -> None:
+    table = _architecture_table()
+    modules = {_layer_of(p) for p in _modules()} - {"__init__"}
+    assert set(table) == modules, (
+        f"ARCHITECTURE.md's table and the package disagree: missing {sorted(modules - set(table))}, "
+        f"stale {sorted(set(table) - modules)}"
+    )
+    actual: dict[str, set[str]] = {m: set() for m in modules}
+    for path in _modules():
+        layer = _layer_of(path)
+        if layer != "__init__":
+            actual[layer] |= _imported_layers(path) - {layer}
+    for module, (_, listed) in table.items():
+        assert listed == actual[module], (
+            f"ARCHITECTURE.md says {module} imports {sorted(listed)}, the code imports {sorted(actual[module])}"
+        )
+
+
+def test_no_package_module_is_over_500_lines() -> None:
+    long = {str(p.relative_to(PACKAGE)): n for p in _modules() if (n := len(p.read_text().splitlines())) > 500}
+    assert not long, f"split these into packages of focused modules: {long}"
 
 
 def _public_callables():
@@ -127,7 +171,9 @@ def _public_callables():
         "train",
         "metrics",
         "distributed",
+        "sampling",
         "viz",
+        "experiments",
         "widgets",
         "exercises",
         "recipes",

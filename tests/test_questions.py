@@ -9,9 +9,12 @@ import torch
 
 from mmobjectives import data
 from mmobjectives.data import questions as qmod
-from mmobjectives.data.captions import AttributeThresholds, PairedDigits, Tokenizer, paired_digits
-from mmobjectives.data.images import ImageDataset, load_digits
+from mmobjectives.data.attributes import AttributeThresholds
+from mmobjectives.data.image_dataset import ImageDataset
+from mmobjectives.data.images import load_digits
+from mmobjectives.data.paired import PairedDigits, paired_digits
 from mmobjectives.data.questions import MAX_QUESTION_TOKENS, DigitQuestions, digit_questions
+from mmobjectives.data.tokenizer import Tokenizer
 
 # Written out here, independently of the module, so a wrong answer (or a reworded question) fails the checks.
 DIGIT_WORDS = "zero one two three four five six seven eight nine".split()

@@ -134,3 +134,36 @@ def test_generate_images_groups_captions_of_different_lengths(pairs):
     # each row is what prompting with that caption alone gives (same generator state per group is not
     # guaranteed, so compare shapes and the code range only)
     assert float(images.min()) >= 0
+
+
+def test_fit_judge_learns_digits_and_is_left_in_eval_mode_on_cpu() -> None:
+    digits = data.load_digits()
+    judge = recipes.fit_judge(
+        digits.x_train, digits.y_train, steps=150, generator=torch.Generator().manual_seed(0), device="cpu"
+    )
+    assert not judge.training
+    assert next(judge.parameters()).device.type == "cpu"
+    with torch.no_grad():
+        accuracy = (judge(digits.x_test).argmax(1) == digits.y_test).float().mean().item()
+    assert accuracy > 0.85  # 150 steps already separate the ten digits; the notebooks train 1000
+
+
+def test_fit_judge_bad_inputs() -> None:
+    with pytest.raises(ValueError, match="x_train"):
+        recipes.fit_judge(torch.zeros(4, 8, 8), torch.zeros(4, dtype=torch.long), steps=1)
+    with pytest.raises(ValueError, match="y_train"):
+        recipes.fit_judge(torch.zeros(4, 1, 8, 8), torch.zeros(3, dtype=torch.long), steps=1)
+    with pytest.raises(ValueError, match="y_train"):
+        recipes.fit_judge(torch.zeros(4, 1, 8, 8), torch.zeros(4), steps=1)
+    # an out-of-range label is named as the caller passed it (y_train), not as the loss's ``target``
+    with pytest.raises(ValueError, match=r"y_train must be class labels in \[0, 2\], got values in \[-1, 2\]"):
+        recipes.fit_judge(torch.zeros(4, 1, 8, 8), torch.tensor([0, 1, 2, -1]), steps=1)
+    with pytest.raises(ValueError, match="y_train"):
+        recipes.fit_judge(torch.zeros(4, 1, 8, 8), torch.ones(4, dtype=torch.bool), steps=1)
+
+
+def test_fit_judge_is_a_recipe_not_part_of_train() -> None:
+    from mmobjectives import train
+
+    assert not hasattr(train, "fit_judge")  # a recipe: it lives above train, in recipes
+    assert recipes.fit_judge.__module__ == "mmobjectives.recipes.judge"

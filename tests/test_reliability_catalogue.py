@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmobjectives import data, distributed, losses, metrics, models, sampling, train, viz, widgets
+from mmobjectives import data, distributed, losses, metrics, models, recipes, sampling, train, viz, widgets
 
 
 @dataclass(frozen=True)
@@ -552,7 +552,7 @@ CASES: list[Case] = [
     Case(
         "markov-initial", lambda: data.MarkovSource(MARKOV.transition, initial=[0.5, 0.6]), ValueError, "initial", "1.1"
     ),
-    Case("markov-log-prob-range", lambda: MARKOV.log_prob(torch.tensor([[0, 2]])), ValueError, "seqs", "int64"),
+    Case("markov-log-prob-range", lambda: MARKOV.log_prob(torch.tensor([[0, 2]])), ValueError, "seqs", "[0, 2]"),
     Case("markov-log-prob-float", lambda: MARKOV.log_prob(torch.zeros(1, 3)), TypeError, "seqs", "float32"),
     Case("markov-sample-length", lambda: MARKOV.sample(4, 0), ValueError, "length", "0"),
     Case("digits-fraction", lambda: data.load_digits(test_fraction=1.5), ValueError, "test_fraction", "1.5"),
@@ -632,7 +632,10 @@ CASES: list[Case] = [
     Case("minibatches-mismatch", lambda: train.minibatches((_t(8, 2), _t(7)), 4), ValueError, "tensors", "7"),
     Case("minibatches-empty", lambda: train.minibatches(_t(0, 2), 4), ValueError, "tensors", "empty"),
     Case("minibatches-size", lambda: train.minibatches(_t(8, 2), 0), ValueError, "batch_size", "0"),
-    Case("fit-judge-labels", lambda: train.fit_judge(_t(4, 1, 8, 8), TARGET.float()), ValueError, "y_train", "float32"),
+    Case(
+        "fit-judge-labels", lambda: recipes.fit_judge(_t(4, 1, 8, 8), TARGET.float()), ValueError, "y_train", "float32"
+    ),
+    Case("fit-judge-negative", lambda: recipes.fit_judge(_t(4, 1, 8, 8), -TARGET), ValueError, "y_train", "[-2, 0]"),
     # -- distributed ------------------------------------------------------------------------------------------------
     Case("gather-non-tensor", lambda: distributed.all_gather_with_grad([1.0]), TypeError, "t", "list"),
     Case("gather-0d", lambda: distributed.all_gather_with_grad(torch.tensor(1.0)), ValueError, "t", "()"),

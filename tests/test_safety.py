@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from mmobjectives.data import images
-from mmobjectives.data.images import MNIST_FILES, MNIST_MIRRORS, DownloadError, load_image_dataset, load_mnist
+from mmobjectives.data import mnist
+from mmobjectives.data.images import load_image_dataset
+from mmobjectives.data.mnist import MNIST_FILES, MNIST_MIRRORS, DownloadError, load_mnist
 
 try:
     import tomllib
@@ -33,9 +34,9 @@ SOURCES = sorted(PACKAGE.rglob("*.py"))
 UNSAFE_MODULES = {"pickle", "cPickle", "_pickle", "dill", "cloudpickle", "shelve", "marshal", "joblib"}
 NETWORK_MODULES = {"urllib.request", "http.client", "requests", "httpx", "aiohttp", "ftplib", "urllib3"}
 # every place the package may touch the network: the MNIST download (http.client only for its exception types)
-ALLOWED_NETWORK = {("mmobjectives/data/images.py", "urllib.request"), ("mmobjectives/data/images.py", "http.client")}
+ALLOWED_NETWORK = {("mmobjectives/data/mnist.py", "urllib.request"), ("mmobjectives/data/mnist.py", "http.client")}
 # the only "noqa: S..." the package may carry, each reviewed: the scheme of every URL is checked before urlopen
-ALLOWED_SECURITY_NOQA = {("mmobjectives/data/images.py", "S310")}
+ALLOWED_SECURITY_NOQA = {("mmobjectives/data/mnist.py", "S310")}
 # the MD5s published with MNIST (also in shared/RECIPES.md)
 PUBLISHED_MD5 = {
     "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
@@ -84,7 +85,7 @@ def _keyword(call: ast.Call, name: str) -> ast.expr | None:
 
 
 def test_the_scan_sees_the_package() -> None:
-    assert len(SOURCES) >= 15 and PACKAGE / "data" / "images.py" in SOURCES
+    assert len(SOURCES) >= 15 and PACKAGE / "data" / "mnist.py" in SOURCES
 
 
 def test_no_pickle_is_ever_loaded() -> None:
@@ -141,8 +142,8 @@ def test_the_network_is_touched_only_by_the_mnist_download() -> None:
                 if name == module or name.startswith(module + "."):
                     found.add((path, module))
     assert found == ALLOWED_NETWORK
-    # and inside images.py, urlopen is called in exactly one place: _fetch, which gets its URL from _download
-    tree = ast.parse((PACKAGE / "data" / "images.py").read_text())
+    # and inside mnist.py, urlopen is called in exactly one place: _fetch, which gets its URL from _download
+    tree = ast.parse((PACKAGE / "data" / "mnist.py").read_text())
     sites = [
         (fn.name, call.lineno)
         for fn in ast.walk(tree)
@@ -218,7 +219,7 @@ def test_downloads_go_only_to_the_listed_mirrors_and_are_checked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     recorder = _Recorder()
-    monkeypatch.setattr(images.urllib.request, "urlopen", recorder)
+    monkeypatch.setattr(mnist.urllib.request, "urlopen", recorder)
     monkeypatch.delenv("MMO_OFFLINE", raising=False)
     monkeypatch.setenv("MMO_BUDGET", "default")
     monkeypatch.setenv("MMO_DATA", str(tmp_path / "data"))

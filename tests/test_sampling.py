@@ -156,3 +156,27 @@ def test_langevin_rejects_bad_arguments():
         langevin(lambda v: v[:, 0], x, 0.1, 1, generator=g)
     with pytest.raises(ValueError, match="score_fn"):
         langevin(lambda v: v.tolist(), x, 0.1, 1, generator=g)
+
+
+# -- no host sync per step: the state is checked about every 10 % of the steps and at the end --------------------------
+@pytest.mark.parametrize(
+    ("n_steps", "checked"),
+    [(100, list(range(9, 100, 10))), (5, [0, 1, 2, 3, 4]), (25, [1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 24])],
+)
+def test_samplers_check_for_divergence_every_tenth_of_the_run(n_steps, checked):
+    from mmobjectives.sampling._loop import _is_check_step
+
+    assert [k for k in range(n_steps) if _is_check_step(k, n_steps)] == checked
+
+
+def test_langevin_divergence_is_caught_at_the_next_check_not_at_every_step():
+    x = _start(3, seed=14)
+    calls = []
+
+    def score(v):  # finite for two steps, then NaN
+        calls.append(1)
+        return torch.full_like(v, float("nan")) if len(calls) > 2 else -v
+
+    with pytest.raises(FloatingPointError, match=r"diverged by step 10: step_size"):
+        langevin(score, x, 0.1, 100, generator=torch.Generator().manual_seed(0))
+    assert len(calls) == 10  # ran on to the first check (step 10 of 100), not to the end

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmobjectives import data, widgets
+from mmobjectives import data, experiments, widgets
 
 
 class _Oracle(torch.nn.Module):
@@ -34,7 +34,7 @@ def _close_figures():
 
 
 def test_at_temperature_one_the_oracle_reproduces_the_entropy_rate(source):
-    result = widgets.sampling_tradeoff(_Oracle(source), source, 1.0, None, n=2000, length=20)
+    result = experiments.sampling_tradeoff(_Oracle(source), source, 1.0, None, n=2000, length=20)
     h = source.entropy_rate()
     assert abs(result.true_nll - h) < 0.03
     assert abs(result.entropy - h) < 0.03
@@ -45,15 +45,15 @@ def test_at_temperature_one_the_oracle_reproduces_the_entropy_rate(source):
 
 def test_temperature_and_top_k_trade_diversity_for_likelihood(source):
     oracle = _Oracle(source)
-    cold, warm, hot = (widgets.sampling_tradeoff(oracle, source, t, None, n=500) for t in (0.3, 1.0, 3.0))
+    cold, warm, hot = (experiments.sampling_tradeoff(oracle, source, t, None, n=500) for t in (0.3, 1.0, 3.0))
     assert cold.entropy < warm.entropy < hot.entropy
     assert cold.true_nll < warm.true_nll < hot.true_nll
-    greedy = widgets.sampling_tradeoff(oracle, source, 1.0, 1, n=200)
+    greedy = experiments.sampling_tradeoff(oracle, source, 1.0, 1, n=200)
     assert greedy.entropy == pytest.approx(0.0, abs=1e-6)
     assert int((greedy.probs > 0).sum()) == 1
-    top2 = widgets.sampling_tradeoff(oracle, source, 1.0, 2, n=50)
+    top2 = experiments.sampling_tradeoff(oracle, source, 1.0, 2, n=50)
     assert int((top2.probs > 0).sum()) == 2
-    assert widgets.sampling_tradeoff(oracle, source, 1.0, 0, n=50).top_k is None
+    assert experiments.sampling_tradeoff(oracle, source, 1.0, 0, n=50).top_k is None
 
 
 @pytest.mark.parametrize(
@@ -63,9 +63,9 @@ def test_temperature_and_top_k_trade_diversity_for_likelihood(source):
 def test_sampling_tradeoff_bad_input(source, kwargs, match):
     args = {"temperature": 1.0, "top_k": None} | kwargs
     with pytest.raises(ValueError, match=match):
-        widgets.sampling_tradeoff(_Oracle(source), source, n=10, **args)
+        experiments.sampling_tradeoff(_Oracle(source), source, n=10, **args)
     with pytest.raises(TypeError, match="source"):
-        widgets.sampling_tradeoff(_Oracle(source), "source", 1.0)
+        experiments.sampling_tradeoff(_Oracle(source), "source", 1.0)
 
 
 def test_sampling_panel_reacts_to_its_controls(source):

@@ -1,25 +1,24 @@
 """The course as published: a static site built from the executed notebooks, and the way into Colab.
 
 ``make site`` executes every notebook in the default budget; here the site is built from the smoke-budget runs
-that tests/test_student.py makes anyway (``tools/course_run.py`` caches one run per notebook and process).
+that tests/test_student.py reads anyway (``tools/course_run.cached_run``: nbval's run when nbval runs in the same
+session, else one nbclient run per notebook and process).
 """
 
 from __future__ import annotations
 
 import html
 import re
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from tools import build_site, course_run
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-
-import build_site  # noqa: E402
-import course_run  # noqa: E402
-
+# after nbval, when it runs in this session: then its run of each notebook is the one these tests read
+pytestmark = pytest.mark.course_run
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 CHROMIUM = Path("/usr/bin/chromium")
 GIT_URL = re.compile(r"git\+https://github\.com/([\w.-]+/[\w.-]+?)\.git")

@@ -2,8 +2,9 @@
 
 The instructor notebooks (``notebooks/``) keep their solutions in cells tagged ``solution``; ``tools/make_student.py``
 turns each into stubs that raise ``NotImplementedError``. ``tools/course_run.py`` executes every notebook once, top
-to bottom, in the smoke budget (shared with tests/test_site.py), and at each exercise also runs the student's stub
-and a deliberately wrong implementation against the self-check. The student version then runs with errors only in
+to bottom, in the smoke budget (shared with tests/test_site.py, and with nbval when it runs in the same session:
+``tools/nbval_course.py``), and at each exercise also runs the student's stub and a deliberately wrong
+implementation against the self-check. The student version then runs with errors only in
 its self-check cells, and only ``ExerciseNotDone`` (the self-checks' word for ``NotImplementedError``): its other
 cells are the instructor's, which run without error here, and none of them uses an exercise function (checked
 below).
@@ -13,19 +14,17 @@ from __future__ import annotations
 
 import ast
 import inspect
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 
+from tools import course_run, make_student
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-
-import course_run  # noqa: E402
-import make_student  # noqa: E402
-
+# after nbval, when it runs in this session: then its run of each notebook is the one these tests read
+pytestmark = pytest.mark.course_run
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 IDS = [p.name for p in NOTEBOOKS]
 
@@ -119,7 +118,40 @@ def test_no_cell_but_the_exercise_cells_uses_an_exercise_function(path: Path) ->
         assert not used, f"{path.name} cell {index} uses the exercise function(s) {sorted(used)}"
 
 
-# -- executed: one kernel per notebook, shared with test_site.py ---------------------------------------------------
+# -- executed: one kernel per notebook, shared with test_site.py (and with nbval, in one session) ------------------
+def test_the_probes_leave_names_and_random_states_as_they_found_them(tmp_path: Path) -> None:
+    """The stub and the wrong implementation run in the notebook's kernel before the solution; afterwards the next
+    cells must draw the same random numbers and see the same names as in a run without them."""
+    cells = [
+        nbformat.v4.new_code_cell(
+            "import random\n\nimport numpy as np\nimport torch\n\nfrom mmobjectives import exercises\n\n"
+            "GEN = torch.Generator().manual_seed(0)\ntorch.manual_seed(0)\nnp.random.seed(0)\nrandom.seed(0)"
+        ),
+        nbformat.v4.new_markdown_cell("### Coding exercise 1: doubling"),
+        nbformat.v4.new_code_cell("def double(x):\n    return 2 * x"),
+        nbformat.v4.new_code_cell(
+            "noise = torch.rand(()) + np.random.rand() + random.random()  # the check draws from every generator\n"
+            'exercises.check_function(double, lambda x: x + x, [{"x": torch.randn(3, generator=GEN).double()}])'
+        ),
+        nbformat.v4.new_code_cell(
+            "print(torch.randn(2, generator=GEN).tolist(), torch.rand(2).tolist(), np.random.rand(), random.random(),"
+            " sorted(n for n in dir() if n.startswith('_mmo')))"
+        ),
+    ]
+    cells[2].metadata["tags"] = ["solution"]
+    path = tmp_path / "probe.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+    run = course_run.run_notebook(path, timeout=120)
+    assert not run.errors, run.errors
+    (outcome,) = run.outcomes
+    assert outcome.on_stub.ename == "ExerciseNotDone" and outcome.on_wrong.ename == "AssertionError", outcome
+    assert outcome.on_solution is None and not outcome.setup_errors, outcome
+    plain = nbformat.read(path, as_version=4)
+    course_run.notebook_client(plain, path, timeout=120, allow_errors=False).execute(env=course_run.kernel_env())
+    printed = [[o.get("text") for o in nb.cells[-1].outputs] for nb in (run.executed, plain)]
+    assert printed[0] == printed[1], f"after the probes the notebook goes on differently: {printed}"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_instructor_notebook_runs_top_to_bottom_without_error(path: Path) -> None:
     run = course_run.cached_run(path)
@@ -129,6 +161,8 @@ def test_instructor_notebook_runs_top_to_bottom_without_error(path: Path) -> Non
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_student_stubs_run_and_their_self_checks_say_exercise_not_done(path: Path) -> None:
     run = course_run.cached_run(path)
+    probed = [o.exercise for o in run.outcomes]
+    assert probed == make_student.find_exercises(_read(path)), f"{path.name}: not every exercise was probed: {probed}"
     for outcome in run.outcomes:
         name = ", ".join(outcome.exercise.functions)
         assert not outcome.setup_errors, f"{path.name}: defining {name} failed: {outcome.setup_errors}"

@@ -229,3 +229,11 @@ def test_next_token_probs_validation() -> None:
         next_token_probs(torch.zeros(3), temperature=0.0)
     with pytest.raises(ValueError, match="top_k"):
         next_token_probs(torch.zeros(3), top_k=0)
+
+
+def test_tinygpt_token_checks() -> None:
+    model = _model(max_len=8)
+    with pytest.raises(ValueError, match="tokens must hold token ids"):
+        model(torch.ones(2, 3, dtype=torch.bool))
+    with pytest.raises(ValueError, match=r"tokens must be ids in \[0, 10\], got values in \[0, 11\]"):
+        model(torch.tensor([[0, 11]]))

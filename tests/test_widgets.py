@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import math
 
-import ipywidgets as w
+import ipywidgets as ipw
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
 from matplotlib.figure import Figure
 
-from mmobjectives import widgets
-from mmobjectives.widgets import Panel, SoftmaxSummary, control_values, softmax_temperature, softmax_temperature_panel
+from mmobjectives import experiments, widgets
+from mmobjectives.experiments import SoftmaxSummary, softmax_temperature
+from mmobjectives.widgets import Panel, control_values, softmax_temperature_panel
 
 LOGITS = [2.0, 1.0, 0.5, 0.0, -1.0]
 NAMES = ["cat", "dog", "bird", "fish", "frog"]
@@ -142,9 +143,9 @@ def test_panel_initial_state(strict: bool) -> None:
     assert panel.error is None
     assert isinstance(panel.figure, Figure)
     assert panel.result.temperature == 1.0 and panel.result.label == 0
-    assert "T = 1.00" in panel.summary.value and "cat" in panel.summary.value
+    assert "τ = 1.00" in panel.summary.value and "cat" in panel.summary.value
     assert panel.values() == {"temperature": 1.0, "label": 0}
-    assert isinstance(panel.widget, w.VBox)
+    assert isinstance(panel.widget, ipw.VBox)
 
 
 def test_panel_temperature_slider_updates_result_and_summary() -> None:
@@ -155,12 +156,12 @@ def test_panel_temperature_slider_updates_result_and_summary() -> None:
     assert panel.result.temperature == 2.0
     _, entropy, ce = _reference(LOGITS, 2.0, 0)
     assert panel.result.entropy == pytest.approx(entropy, rel=1e-12)
-    assert "T = 2.00" in panel.summary.value
+    assert "τ = 2.00" in panel.summary.value
     assert f"{entropy:.3f} nats" in panel.summary.value
     assert f"{ce:.3f} nats" in panel.summary.value
     panel.controls["temperature"].value = 0.1
     assert panel.n_updates == before + 2
-    assert "T = 0.10" in panel.summary.value
+    assert "τ = 0.10" in panel.summary.value
 
 
 def test_panel_label_dropdown_changes_cross_entropy() -> None:
@@ -180,7 +181,7 @@ def test_panel_figure_shows_the_probabilities() -> None:
     (ax,) = panel.figure.axes
     np.testing.assert_allclose([b.get_height() for b in ax.patches], _reference(LOGITS, 0.5, 3)[0], rtol=1e-12)
     assert [t.get_text() for t in ax.get_xticklabels()] == NAMES
-    assert "T = 0.50" in ax.get_title()
+    assert "τ = 0.50" in ax.get_title()
 
 
 def test_panel_custom_logits_and_names() -> None:
@@ -230,8 +231,8 @@ def _render(result: int, figure: Figure) -> str:
     return f"value {result}"
 
 
-def _slider(value: int = 1) -> w.IntSlider:
-    return w.IntSlider(value=value, min=0, max=14)  # exercise tries 0, 7, 14
+def _slider(value: int = 1) -> ipw.IntSlider:
+    return ipw.IntSlider(value=value, min=0, max=14)  # exercise tries 0, 7, 14
 
 
 def test_panel_basic_update_cycle() -> None:
@@ -283,11 +284,11 @@ def test_panel_strict_exercise_when_the_failing_value_is_current() -> None:
         return n
 
     with pytest.raises(RuntimeError, match=r"'n'.*\b0\b"):
-        Panel(compute, _render, {"n": w.IntSlider(value=0, min=0, max=14)}, strict=True, exercise=True)
+        Panel(compute, _render, {"n": ipw.IntSlider(value=0, min=0, max=14)}, strict=True, exercise=True)
     assert len(zeros) == 2
 
     seen = []
-    panel = Panel(lambda n: seen.append(n) or n, _render, {"n": w.IntSlider(value=7, min=0, max=14)}, strict=True)
+    panel = Panel(lambda n: seen.append(n) or n, _render, {"n": ipw.IntSlider(value=7, min=0, max=14)}, strict=True)
     assert seen[0] == 7 and set(seen[1:]) == {0, 7, 14}
     assert panel.values() == {"n": 7}
 
@@ -325,7 +326,7 @@ def test_panel_render_errors_are_handled_too() -> None:
     assert isinstance(panel.error, KeyError) and "too big" in panel.summary.value
     assert panel.result == 2
     with pytest.raises(RuntimeError, match=r"'n'.*12") as info:
-        Panel(_compute, render, {"n": w.IntSlider(value=1, min=0, max=12)}, strict=True)
+        Panel(_compute, render, {"n": ipw.IntSlider(value=1, min=0, max=12)}, strict=True)
     assert isinstance(info.value.__cause__, KeyError)
 
 
@@ -337,9 +338,9 @@ def test_panel_exercises_every_control() -> None:
         return (n, flag, kind)
 
     controls = {
-        "n": w.IntSlider(value=2, min=0, max=4),
-        "flag": w.Checkbox(value=False),
-        "kind": w.Dropdown(options=["a", "b"], value="a"),
+        "n": ipw.IntSlider(value=2, min=0, max=4),
+        "flag": ipw.Checkbox(value=False),
+        "kind": ipw.Dropdown(options=["a", "b"], value="a"),
     }
     panel = Panel(compute, lambda r, f: str(r), controls, strict=True, exercise=False)
     assert panel.exercise() == 3 + 2 + 2
@@ -356,29 +357,29 @@ def test_panel_rejects_bad_construction() -> None:
     with pytest.raises(ValueError, match="controls"):
         Panel(_compute, _render, {}, strict=False)
     with pytest.raises(TypeError, match="controls"):
-        Panel(_compute, _render, {"n": w.Button()}, strict=False)
+        Panel(_compute, _render, {"n": ipw.Button()}, strict=False)
 
 
 # -- control_values -------------------------------------------------------------------------------------------------
 def test_control_values_int_slider() -> None:
-    assert control_values(w.IntSlider(value=3, min=0, max=10)) == [0, 5, 10]
-    assert control_values(w.IntSlider(value=0, min=0, max=1)) == [0, 1]
-    assert control_values(w.IntSlider(value=2, min=-4, max=8)) == [-4, 2, 8]
-    values = control_values(w.IntSlider(value=1, min=1, max=4))
+    assert control_values(ipw.IntSlider(value=3, min=0, max=10)) == [0, 5, 10]
+    assert control_values(ipw.IntSlider(value=0, min=0, max=1)) == [0, 1]
+    assert control_values(ipw.IntSlider(value=2, min=-4, max=8)) == [-4, 2, 8]
+    values = control_values(ipw.IntSlider(value=1, min=1, max=4))
     assert values[0] == 1 and values[-1] == 4 and len(values) == 3
     assert all(isinstance(v, int) for v in values)
 
 
 def test_control_values_float_slider() -> None:
-    assert control_values(w.FloatSlider(value=0.3, min=0.0, max=1.0)) == [0.0, 0.5, 1.0]
-    assert control_values(w.FloatSlider(value=0.0, min=-2.0, max=6.0)) == [-2.0, 2.0, 6.0]
+    assert control_values(ipw.FloatSlider(value=0.3, min=0.0, max=1.0)) == [0.0, 0.5, 1.0]
+    assert control_values(ipw.FloatSlider(value=0.0, min=-2.0, max=6.0)) == [-2.0, 2.0, 6.0]
 
 
 def test_control_values_float_log_slider_are_actual_values() -> None:
-    slider = w.FloatLogSlider(value=1.0, base=10, min=-2, max=2)
+    slider = ipw.FloatLogSlider(value=1.0, base=10, min=-2, max=2)
     values = control_values(slider)
     np.testing.assert_allclose(values, [0.01, 1.0, 100.0], rtol=1e-12)
-    two = control_values(w.FloatLogSlider(value=2.0, base=2, min=0, max=4))
+    two = control_values(ipw.FloatLogSlider(value=2.0, base=2, min=0, max=4))
     np.testing.assert_allclose(two, [1.0, 4.0, 16.0], rtol=1e-12)
     for v in values:  # each is a value the slider accepts unchanged
         slider.value = v
@@ -386,10 +387,10 @@ def test_control_values_float_log_slider_are_actual_values() -> None:
 
 
 def test_control_values_dropdowns() -> None:
-    pairs = w.Dropdown(options=[("low", 10), ("mid", 20), ("high", 30)], value=20)
+    pairs = ipw.Dropdown(options=[("low", 10), ("mid", 20), ("high", 30)], value=20)
     assert control_values(pairs) == [10, 20, 30]
-    assert control_values(w.Dropdown(options=["x", "y"], value="x")) == ["x", "y"]
-    many = w.Dropdown(options=[(f"o{i}", i) for i in range(10)], value=0)
+    assert control_values(ipw.Dropdown(options=["x", "y"], value="x")) == ["x", "y"]
+    many = ipw.Dropdown(options=[(f"o{i}", i) for i in range(10)], value=0)
     chosen = control_values(many)
     assert chosen[0] == 0 and chosen[-1] == 9 and len(chosen) == 4
     assert len(set(chosen)) == len(chosen)
@@ -397,22 +398,58 @@ def test_control_values_dropdowns() -> None:
 
 
 def test_control_values_booleans_and_others() -> None:
-    assert control_values(w.Checkbox(value=True)) == [False, True]
-    assert control_values(w.ToggleButton(value=False)) == [False, True]
-    assert control_values(w.BoundedIntText(value=1, min=0, max=4)) == [0, 2, 4]
-    assert control_values(w.BoundedFloatText(value=1.0, min=0.0, max=3.0)) == [0.0, 1.5, 3.0]
-    assert control_values(w.Text(value="hello")) == ["hello"]
+    assert control_values(ipw.Checkbox(value=True)) == [False, True]
+    assert control_values(ipw.ToggleButton(value=False)) == [False, True]
+    assert control_values(ipw.BoundedIntText(value=1, min=0, max=4)) == [0, 2, 4]
+    assert control_values(ipw.BoundedFloatText(value=1.0, min=0.0, max=3.0)) == [0.0, 1.5, 3.0]
+    assert control_values(ipw.Text(value="hello")) == ["hello"]
 
 
 def test_module_exports() -> None:
+    import importlib
+
     for name in widgets.__all__:
         assert hasattr(widgets, name)
+    for name in experiments.__all__:
+        assert hasattr(experiments, name)
+    # experiments re-exports exactly what its submodules export, each name once
+    submodules = ("autoregressive", "contrastive", "cross_entropy", "diffusion", "score", "system")
+    listed = [n for m in submodules for n in importlib.import_module(f"mmobjectives.experiments.{m}").__all__]
+    assert sorted(listed) == sorted(experiments.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'not_a_panel'"):
+        _ = widgets.not_a_panel
+
+
+def test_widgets_re_exports_the_compute_of_the_layers_below() -> None:
+    # old notebooks call widgets.score_error & co.: the very objects of experiments / sampling, not copies
+    from mmobjectives import sampling
+
+    for name in experiments.__all__:
+        if name != "FORWARD_PROCESSES":
+            assert getattr(widgets, name) is getattr(experiments, name), name
+    assert widgets.SAMPLERS is sampling.SAMPLERS
+    assert widgets.analytic_diffusion_score is sampling.analytic_diffusion_score
+
+
+def test_widget_modules_hold_no_compute() -> None:
+    # every public function of a panel module builds a Panel; the compute lives in experiments / sampling
+    import importlib
+    import inspect
+
+    for module_name in ("autoregressive", "contrastive", "cross_entropy", "diffusion", "score", "system"):
+        module = importlib.import_module(f"mmobjectives.widgets.{module_name}")
+        own = [
+            name
+            for name, obj in vars(module).items()
+            if inspect.isfunction(obj) and obj.__module__ == module.__name__ and not name.startswith("_")
+        ]
+        assert own and all(name.endswith("_panel") for name in own), (module_name, own)
 
 
 # -- mi_staircase (notebook 01) -----------------------------------------------------------------------------------
 def test_mi_staircase_fields_and_ceiling() -> None:
-    result = widgets.mi_staircase(8, 0.5, mis=(1.0, 4.0, 10.0), dim=4, n_batches=3, seed=1)
-    assert isinstance(result, widgets.MIStaircase)
+    result = experiments.mi_staircase(8, 0.5, mis=(1.0, 4.0, 10.0), dim=4, n_batches=3, seed=1)
+    assert isinstance(result, experiments.MIStaircase)
     assert result.n == 8 and result.temperature == 0.5
     assert result.true_mi == (1.0, 4.0, 10.0)
     assert len(result.estimates) == len(result.standard_errors) == 3
@@ -426,22 +463,22 @@ def test_mi_staircase_fields_and_ceiling() -> None:
 
 @pytest.mark.parametrize(("n", "temperature"), [(4, 0.2), (16, 1.0), (64, 5.0)])
 def test_mi_staircase_never_exceeds_log_n(n: int, temperature: float) -> None:
-    result = widgets.mi_staircase(n, temperature, mis=(2.0, 10.0), dim=4, n_batches=2, seed=0)
+    result = experiments.mi_staircase(n, temperature, mis=(2.0, 10.0), dim=4, n_batches=2, seed=0)
     assert all(e <= math.log(n) + 1e-9 for e in result.estimates)
 
 
 def test_mi_staircase_optimal_temperature_beats_a_mis_scaled_critic() -> None:
-    best = widgets.mi_staircase(64, 1.0, mis=(10.0,), n_batches=30, seed=0)
-    blunt = widgets.mi_staircase(64, 3.0, mis=(10.0,), n_batches=30, seed=0)
+    best = experiments.mi_staircase(64, 1.0, mis=(10.0,), n_batches=30, seed=0)
+    blunt = experiments.mi_staircase(64, 3.0, mis=(10.0,), n_batches=30, seed=0)
     noise = 2 * math.hypot(best.standard_errors[0], blunt.standard_errors[0])
     assert best.estimates[0] > blunt.estimates[0] + noise
 
 
 def test_mi_staircase_is_deterministic_for_a_seed() -> None:
     kwargs = dict(mis=(2.0, 6.0), dim=4, n_batches=2)
-    a = widgets.mi_staircase(16, 1.0, seed=3, **kwargs)
-    b = widgets.mi_staircase(16, 1.0, seed=3, **kwargs)
-    c = widgets.mi_staircase(16, 1.0, seed=4, **kwargs)
+    a = experiments.mi_staircase(16, 1.0, seed=3, **kwargs)
+    b = experiments.mi_staircase(16, 1.0, seed=3, **kwargs)
+    c = experiments.mi_staircase(16, 1.0, seed=4, **kwargs)
     assert a == b
     assert a.estimates != c.estimates
 
@@ -452,7 +489,7 @@ def test_mi_staircase_is_deterministic_for_a_seed() -> None:
 )
 def test_mi_staircase_rejects_bad_arguments(n: int, temperature: float, match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        widgets.mi_staircase(n, temperature, n_batches=2)
+        experiments.mi_staircase(n, temperature, n_batches=2)
 
 
 def test_mi_staircase_panel_responds_to_n() -> None:
@@ -484,9 +521,9 @@ def _contrastive_reference(similarity: list[list[float]], temperature: float) ->
 
 @pytest.mark.parametrize("temperature", [0.05, 0.3, 1.0, 3.0])
 def test_contrastive_temperature_matches_an_independent_computation(temperature: float) -> None:
-    result = widgets.contrastive_temperature(SIM, temperature)
+    result = experiments.contrastive_temperature(SIM, temperature)
     probs, per_pair = _contrastive_reference(SIM, temperature)
-    assert isinstance(result, widgets.ContrastiveTemperature)
+    assert isinstance(result, experiments.ContrastiveTemperature)
     assert result.temperature == temperature
     np.testing.assert_allclose(result.probs, probs, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(result.per_pair_loss, per_pair, rtol=1e-5, atol=1e-6)
@@ -495,14 +532,14 @@ def test_contrastive_temperature_matches_an_independent_computation(temperature:
 
 
 def test_contrastive_temperature_loss_is_symmetric_not_row_only() -> None:
-    result = widgets.contrastive_temperature(SIM, 0.5)
+    result = experiments.contrastive_temperature(SIM, 0.5)
     s = torch.tensor(SIM, dtype=torch.float64) / 0.5
     row_only = torch.nn.functional.cross_entropy(s, torch.arange(3), reduction="none").numpy()
     assert not np.allclose(result.per_pair_loss, row_only, rtol=1e-4)
 
 
 def test_contrastive_temperature_tiny_temperature_is_finite() -> None:
-    result = widgets.contrastive_temperature(SIM, 1e-6)
+    result = experiments.contrastive_temperature(SIM, 1e-6)
     assert np.isfinite(result.probs).all() and np.isfinite(result.per_pair_loss).all()
     assert math.isfinite(result.mean_loss)
     # row 2's best candidate is column 1 (0.6 > 0.5): the softmax becomes one-hot there
@@ -513,13 +550,13 @@ def test_contrastive_temperature_tiny_temperature_is_finite() -> None:
 @pytest.mark.parametrize("similarity", [[[0.5, 0.1, 0.2], [0.1, 0.5, 0.3]], [[1.0]], [0.1, 0.2], [[[0.1]]]])
 def test_contrastive_temperature_rejects_non_square(similarity) -> None:
     with pytest.raises(ValueError, match="similarity"):
-        widgets.contrastive_temperature(similarity, 0.1)
+        experiments.contrastive_temperature(similarity, 0.1)
 
 
 @pytest.mark.parametrize("temperature", [0.0, -0.1])
 def test_contrastive_temperature_rejects_bad_temperature(temperature: float) -> None:
     with pytest.raises(ValueError, match="temperature"):
-        widgets.contrastive_temperature(SIM, temperature)
+        experiments.contrastive_temperature(SIM, temperature)
 
 
 def test_contrastive_temperature_panel_responds_to_tau() -> None:

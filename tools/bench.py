@@ -1,10 +1,10 @@
 """``make bench``: every notebook's wall time, peak memory and quality per budget, and loss microbenchmarks.
 
-    python tools/bench.py                          # smoke + default budgets on this machine, and the microbenchmarks
-    python tools/bench.py --budgets full           # the GPU run (make bench-full; tools/gpu_full_run.sh on the GPU box)
-    python tools/bench.py --only micro             # only the microbenchmarks
-    python tools/bench.py --only notebooks --budgets smoke --notebooks 00_overview.ipynb
-    python tools/bench.py --report                 # only regenerate benchmarks/README.md from results.json
+    python -m tools.bench                          # smoke + default budgets on this machine, and the microbenchmarks
+    python -m tools.bench --budgets full           # the GPU run (make bench-full; tools/gpu_full_run.sh on the GPU box)
+    python -m tools.bench --only micro             # only the microbenchmarks
+    python -m tools.bench --only notebooks --budgets smoke --notebooks 00_overview.ipynb
+    python -m tools.bench --report                 # only regenerate benchmarks/README.md from results.json
 
 Notebooks are executed as the tests execute them: in an ipykernel of this Python, cell after cell (nbclient, as
 ``tools/course_run.py`` and nbval do), offline, without progress bars — each in a fresh process, whose largest
@@ -12,6 +12,11 @@ child (the kernel) gives the peak resident memory. After the last cell, the kern
 ``metrics.quality_log()``: the distances to the known optima that the notebook recorded where it asserted its
 targets. Microbenchmarks print ratios of variants timed in the same run, interleaved, never a bare time compared
 across runs.
+
+Each budget's series runs twice against one fresh, empty checkpoint folder (``MMO_DATA`` in a temporary folder,
+``MMO_CACHE=1``): *cold*, where every recipe trains and saves what it trained, then *warm*, a student's second run,
+where every recipe loads it (``--cold-only`` skips the second). A warm run must reproduce the cold run's quality
+rows exactly: a cached model is the model that training produced.
 
 Results are merged into ``benchmarks/results.json`` (a run replaces only its own budget × machine entries and the
 microbenchmarks of its machine), and ``benchmarks/README.md`` is regenerated from it.
@@ -28,6 +33,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -36,6 +42,8 @@ NOTEBOOKS = ROOT / "notebooks"
 OUT = ROOT / "benchmarks"
 RESULTS = OUT / "results.json"
 DEFAULT_LIMIT_S = 180  # the default budget's target per notebook on a laptop CPU
+WARM_LIMIT_S = 45  # ... and with every recipe's model already in the checkpoint cache
+CACHE_HIT = "loaded from cache, trained in"  # the line a recipe prints when it loads instead of training
 MARK = "MMO-BENCH "
 
 PROBE = f"""
@@ -55,21 +63,24 @@ print({MARK!r} + _json.dumps({{
 
 
 # -- one notebook, in a fresh process ----------------------------------------------------------------------------
-def execute_one(path: Path, budget: str) -> dict:
-    """Run ``path`` in ``budget`` in a kernel; return seconds, the kernel's peak RSS, quality rows, device."""
+def execute_one(path: Path, budget: str, data_dir: Path) -> dict:
+    """Run ``path`` in ``budget`` in a kernel whose data folder (and so checkpoint cache) is ``data_dir``; return
+    seconds, the kernel's peak RSS, quality rows, device, and how many models it loaded from the cache."""
     import nbformat
 
-    sys.path.insert(0, str(ROOT / "tools"))
-    from course_run import notebook_client
+    from tools.course_run import notebook_client
 
     nb = nbformat.read(path, as_version=4)
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
     env.update({"MMO_BUDGET": budget, "MMO_OFFLINE": "1", "MMO_PROGRESS": "0", "PYTHONHASHSEED": "0"})
+    env.update({"MMO_DATA": str(data_dir), "MMO_CACHE": "1"})
     client = notebook_client(nb, path, timeout=3600, allow_errors=False)
+    hits = 0
     with client.setup_kernel(env=env):
         start = time.perf_counter()
         for index, cell in enumerate(nb.cells):
-            client.execute_cell(cell, index)
+            done = client.execute_cell(cell, index)
+            hits += sum(o.get("text", "").count(CACHE_HIT) for o in done.get("outputs", []) if "text" in o)
         seconds = time.perf_counter() - start
         probe = nbformat.v4.new_code_cell(PROBE)
         nb.cells.append(probe)
@@ -81,18 +92,20 @@ def execute_one(path: Path, budget: str) -> dict:
     info = json.loads(found[-1])
     # the kernel has exited and been waited for: the largest child's peak resident set (kB on Linux)
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"seconds": round(seconds, 2), "peak_rss_mib": round(peak_mib, 1), **info}
+    return {"seconds": round(seconds, 2), "peak_rss_mib": round(peak_mib, 1), "cache_hits": hits, **info}
 
 
-def run_notebooks(budget: str, names: list[str] | None) -> dict:
+def run_notebooks(budget: str, names: list[str] | None, data_dir: Path, label: str = "") -> dict:
     paths = sorted(NOTEBOOKS.glob("*.ipynb"))
     if names:
         paths = [p for p in paths if p.name in names]
     rows: dict[str, dict] = {}
     for path in paths:
-        print(f"[{budget}] {path.name} ...", end=" ", flush=True)
+        print(f"[{budget}{label}] {path.name} ...", end=" ", flush=True)
         out = subprocess.run(  # noqa: S603 - this script, on a notebook of this repository
-            [sys.executable, __file__, "--execute", str(path), "--budget", budget],
+            [sys.executable, "-m", "tools.bench", "--execute", str(path), "--budget", budget]
+            + ["--data-dir", str(data_dir)],
+            cwd=ROOT,
             capture_output=True,
             text=True,
             check=False,
@@ -102,7 +115,26 @@ def run_notebooks(budget: str, names: list[str] | None) -> dict:
             raise SystemExit(f"{path.name} failed in the {budget} budget:\n{out.stderr[-4000:]}")
         row = json.loads(out.stdout.strip().splitlines()[-1])
         rows[path.name] = row
-        print(f"{row['seconds']:.1f} s, peak {row['peak_rss_mib']:.0f} MiB, {len(row['quality'])} quality rows")
+        print(
+            f"{row['seconds']:.1f} s, peak {row['peak_rss_mib']:.0f} MiB, {len(row['quality'])} quality rows, "
+            f"{row['cache_hits']} models loaded from the cache"
+        )
+    return rows
+
+
+def run_cold_and_warm(budget: str, names: list[str] | None, warm: bool = True) -> dict:
+    """The series in ``budget`` with an empty checkpoint cache, then (``warm``) again with the one it filled: each
+    notebook's cold row, with the warm run's time, peak memory, cache hits and whether its quality rows matched."""
+    with tempfile.TemporaryDirectory(prefix="mmo-bench-cache-") as data_dir:
+        rows = run_notebooks(budget, names, Path(data_dir), " cold" if warm else "")
+        if warm:
+            for name, again in run_notebooks(budget, names, Path(data_dir), " warm").items():
+                rows[name]["warm"] = {
+                    "seconds": again["seconds"],
+                    "peak_rss_mib": again["peak_rss_mib"],
+                    "cache_hits": again["cache_hits"],
+                    "same_quality": again["quality"] == rows[name]["quality"],
+                }
     return rows
 
 
@@ -261,6 +293,29 @@ def _fmt(value, fmt: str = ".3f") -> str:
     return "—" if value is None else format(value, fmt)
 
 
+def _has_warm(run: dict) -> bool:
+    return any("warm" in row for row in run["notebooks"].values())
+
+
+def _timed(row: dict | None, part: str | None) -> dict | None:
+    """The cold (or only) measurement of a notebook's row, or its warm one."""
+    if row is None:
+        return None
+    return row.get("warm") if part == "warm" else row
+
+
+def _time_cell(budget: str, row: dict | None, part: str | None) -> str:
+    timed = _timed(row, part)
+    if timed is None:
+        return "—"
+    limit = WARM_LIMIT_S if part == "warm" else DEFAULT_LIMIT_S
+    flag = " ⚠" if budget == "default" and timed["seconds"] > limit else ""
+    cell = f"{timed['seconds']:.0f} s, {timed['peak_rss_mib']:.0f} MiB{flag}"
+    if part == "warm":
+        cell += f", {timed['cache_hits']} loaded" + ("" if timed["same_quality"] else " ≠")
+    return cell
+
+
 def report(results: dict) -> str:
     lines = [
         "# Benchmarks",
@@ -278,27 +333,38 @@ def report(results: dict) -> str:
             runs, key=lambda k: (runs[k]["machine"]["device"], ["smoke", "default", "full"].index(runs[k]["budget"]))
         )
         names = sorted({n for k in keys for n in runs[k]["notebooks"]})
+        # a run measured cold and warm (checkpoint cache empty, then filled) gets two columns
+        columns = [(k, part) for k in keys for part in ((None,) if not _has_warm(runs[k]) else ("cold", "warm"))]
         lines.append(
-            "| notebook | " + " | ".join(f"{runs[k]['budget']} on {runs[k]['machine']['name']}" for k in keys) + " |"
+            "| notebook | "
+            + " | ".join(
+                f"{runs[k]['budget']} on {runs[k]['machine']['name']}" + (f", {part} cache" if part else "")
+                for k, part in columns
+            )
+            + " |"
         )
-        lines.append("|---" * (len(keys) + 1) + "|")
+        lines.append("|---" * (len(columns) + 1) + "|")
         for name in names:
-            cells = []
-            for k in keys:
-                row = runs[k]["notebooks"].get(name)
-                if row is None:
-                    cells.append("—")
-                    continue
-                flag = " ⚠" if runs[k]["budget"] == "default" and row["seconds"] > DEFAULT_LIMIT_S else ""
-                cells.append(f"{row['seconds']:.0f} s, {row['peak_rss_mib']:.0f} MiB{flag}")
+            cells = [_time_cell(runs[k]["budget"], runs[k]["notebooks"].get(name), part) for k, part in columns]
             lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
-        totals = [f"{sum(r['seconds'] for r in runs[k]['notebooks'].values()) / 60:.1f} min" for k in keys]
+        totals = [
+            f"{sum(_timed(r, part)['seconds'] for r in runs[k]['notebooks'].values() if _timed(r, part)) / 60:.1f} min"
+            for k, part in columns
+        ]
         lines.append("| **whole series** | " + " | ".join(totals) + " |")
         lines += [
             "",
             f"Target: each notebook ≤ {DEFAULT_LIMIT_S} s in `default` on a 2-core laptop CPU (⚠ marks a miss);",
         ]
         lines += ["the whole series ≤ 10 min in `full` on one H100/H200."]
+        if any(part for _, part in columns):
+            lines += [
+                "",
+                "*cold cache*: a first run, every recipe trains (and saves its model); *warm cache*: the second run,",
+                "every recipe loads the model the first one saved (*n loaded*). Target warm: each notebook",
+                f"≤ {WARM_LIMIT_S} s in `default`, the series ≤ 4 min. ≠ would mark a warm run whose quality rows differ",
+                "from the cold run's (a cached model is the trained one, so they must not).",
+            ]
         if not any(runs[k]["budget"] == "full" for k in keys):
             lines += [
                 "",
@@ -375,13 +441,14 @@ def main() -> None:
     parser.add_argument("--no-huge", action="store_true", help="skip the N = 65,536 streaming run")
     parser.add_argument("--report", action="store_true", help="only regenerate benchmarks/README.md")
     parser.add_argument("--results", type=Path, default=RESULTS, help="the results file to merge into")
+    parser.add_argument("--cold-only", action="store_true", help="skip the second (warm cache) run of each series")
+    parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--execute", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--budget", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.execute:
-        print(json.dumps(execute_one(args.execute, args.budget)))
+        print(json.dumps(execute_one(args.execute, args.budget, args.data_dir)))
         return
-    sys.path.insert(0, str(ROOT))
     results = json.loads(args.results.read_text()) if args.results.exists() else {"runs": {}, "micro": {}}
     if not args.report:
         info = machine()
@@ -389,7 +456,7 @@ def main() -> None:
         date = datetime.date.today().isoformat()
         if args.only in (None, "notebooks"):
             for budget in args.budgets:
-                rows = run_notebooks(budget, args.notebooks)
+                rows = run_cold_and_warm(budget, args.notebooks, warm=not args.cold_only)
                 entry = results["runs"].setdefault(
                     f"{budget} @ {key}", {"budget": budget, "machine": info, "notebooks": {}}
                 )

@@ -1,7 +1,7 @@
 """Build the course as a static site: execute every notebook, then mkdocs-jupyter (offline).
 
-    python tools/build_site.py                       # `make site`: the default budget, into site/
-    python tools/build_site.py --budget smoke --out /tmp/site
+    python -m tools.build_site                       # `make site`: the default budget, into site/
+    python -m tools.build_site --budget smoke --out /tmp/site
 
 Steps: (1) execute ``notebooks/*.ipynb`` with nbclient in the given budget (figures inline, widget state saved),
 (2) write them with an ``index.md`` into the docs folder (``build/site-docs``), (3) run ``mkdocs build`` with the
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,9 +23,7 @@ from pathlib import Path
 
 import nbformat
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from course_run import notebook_client  # noqa: E402
+from tools.course_run import notebook_client
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -38,6 +37,25 @@ def notebook_title(nb: nbformat.NotebookNode, fallback: str) -> str:
                 if line.startswith("# "):
                     return line[2:].strip()
     return fallback
+
+
+# Inline maths in a title, written as plain text for the index table and the navigation (which MathJax never sees).
+_TEX_WORDS = {r"\mid": " ∣ ", r"\nabla": "∇", r"\log": "log", r"\theta": "θ", r"\tau": "τ", r"\sigma": "σ"}
+_SUBSCRIPTS = str.maketrans("0123456789aehijklmnoprstuvx", "₀₁₂₃₄₅₆₇₈₉ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ")
+
+
+def _plain_maths(match: re.Match[str]) -> str:
+    tex = match.group(1)
+    for macro, text in _TEX_WORDS.items():
+        tex = re.sub(re.escape(macro) + r"(?![A-Za-z])", text, tex)
+    tex = re.sub(r"_\{?([0-9a-z])\}?", lambda m: m.group(1).translate(_SUBSCRIPTS), tex)
+    tex = re.sub(r"\\([A-Za-z]+)", r"\1", tex).replace("{", "").replace("}", "")
+    return re.sub(r"\s+", " ", tex).strip()
+
+
+def plain_title(title: str) -> str:
+    """``title`` with each ``$...$`` written as plain text: ``$p(y\\mid x)$`` → ``p(y ∣ x)``."""
+    return re.sub(r"\$([^$]+)\$", _plain_maths, title)
 
 
 def execute(path: Path, budget: str, *, timeout: int = 3600) -> nbformat.NotebookNode:
@@ -58,7 +76,7 @@ def write_docs(executed: Mapping[str, nbformat.NotebookNode], docs: Path, *, bud
     for name in sorted(executed):
         nb = executed[name]
         nbformat.write(nb, docs / name)
-        rows.append(f"| {name[:2]} | [{notebook_title(nb, name)}]({name}) |")
+        rows.append(f"| {name[:2]} | [{plain_title(notebook_title(nb, name))}]({name}) |")
     index = "\n".join(
         [
             "# The four learning objectives behind multimodal models",
@@ -103,6 +121,12 @@ def copy_mathjax(site: Path) -> Path:
     return target
 
 
+def mkdocs_nav(executed: Mapping[str, nbformat.NotebookNode]) -> str:
+    """The site's ``nav:`` block (YAML): the index, then each notebook under its title in plain text."""
+    entries = [f"  - {plain_title(notebook_title(executed[n], n))!r}: {n}" for n in sorted(executed)]
+    return "\n".join(["nav:", "  - Home: index.md", *entries, ""])
+
+
 def build_site(
     executed: Mapping[str, nbformat.NotebookNode],
     out: Path,
@@ -113,11 +137,11 @@ def build_site(
     """Write ``executed`` notebooks into ``work/docs`` and build the site into ``out``; return ``out``."""
     work = work.resolve()
     out = out.resolve()
-    names = write_docs(executed, work / "docs", budget=budget)
-    nav = "\n".join(f"  - {notebook_title(executed[n], n)!r}: {n}" for n in names)
+    write_docs(executed, work / "docs", budget=budget)
+    nav = mkdocs_nav(executed)
     config = work / "mkdocs.yml"
     config.write_text(
-        f"INHERIT: {ROOT / 'mkdocs.yml'}\ndocs_dir: {work / 'docs'}\nsite_dir: {out}\nnav:\n  - Home: index.md\n{nav}\n",
+        f"INHERIT: {ROOT / 'mkdocs.yml'}\ndocs_dir: {work / 'docs'}\nsite_dir: {out}\n{nav}",
         encoding="utf-8",
     )
     command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-f", str(config)]

@@ -1,16 +1,23 @@
 """Execute each instructor notebook once, top to bottom, and learn from that one run what the tests need.
 
 In one kernel, cell after cell, as ``nbval`` would; at each exercise (a cell tagged ``solution`` and the self-check
-after it), before the solution runs:
+after it), before the solution runs (:func:`probe_exercise`):
 
 1. the student's stub (from ``make_student.student_notebook``) is defined and the self-check must say
    ``ExerciseNotDone`` — what a student sees before solving it;
 2. the solution is run with its functions wrapped to return a perturbed value, and the self-check must fail with an
    ``AssertionError`` saying what differs;
 
-then the solution and its self-check run as cells of the notebook, and must pass. Every error of a notebook cell is
-recorded. The result also holds the executed instructor notebook (figures inline, widget state saved), which
-``build_site.py`` turns into pages without executing anything again.
+then the kernel's names and random states are put back as they were, and the solution and its self-check run as
+cells of the notebook, and must pass: the notebook's own cells see exactly what they would see without the probes.
+Every error of a notebook cell is recorded. The result also holds the executed instructor notebook (figures inline,
+widget state saved), which ``build_site.py`` turns into pages without executing anything again.
+
+Two ways to get that run: :func:`run_notebook` executes the notebook with nbclient; and when nbval executes the
+notebooks in the same pytest session as the course tests, ``tools/nbval_course.py`` probes the exercises in nbval's
+own kernel and hands its run over through :func:`remember` (:func:`replay` turns nbval's kernel messages into the
+executed notebook, as nbclient would have). :func:`cached_run` returns whichever exists, running nbclient only when
+nbval has not.
 
 Why this also proves that the student version runs with errors only in its exercise cells: the student notebook is
 the instructor notebook with each solution replaced by stubs that only define functions; so its other cells run
@@ -27,18 +34,19 @@ import functools
 import os
 import sys
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import ipykernel.kernelspec
 import nbformat
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionComplete
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from make_student import Exercise, find_exercises, student_notebook  # noqa: E402
+from tools.make_student import Exercise, find_exercises, student_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOT_DONE = ("NotImplementedError", "ExerciseNotDone")
@@ -63,6 +71,48 @@ def _mmo_wrong(f):
 
 
 {assignments}
+"""
+
+# Before the probes: the kernel's names and every random state (global ones, and each torch.Generator the notebook
+# holds, such as GEN); after them, names the probes added are deleted, names they rebound are bound again, and the
+# random states restored, so that the notebook's next cells draw the same numbers as without the probes.
+_SAVE_STATE = """
+def _mmo_save_state():
+    import random
+
+    import numpy
+    import torch
+
+    names = {k: v for k, v in get_ipython().user_ns.items() if not k.startswith("_mmo_")}
+    generators = [(g, g.get_state()) for g in names.values() if isinstance(g, torch.Generator)]
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    return names, generators, torch.get_rng_state(), cuda, numpy.random.get_state(), random.getstate()
+
+
+_mmo_saved = _mmo_save_state()
+"""
+_RESTORE_STATE = """
+def _mmo_restore_state(saved):
+    import random
+
+    import numpy
+    import torch
+
+    names, generators, cpu, cuda, numpy_state, python_state = saved
+    namespace = get_ipython().user_ns
+    for name in [k for k in namespace if k not in names]:
+        del namespace[name]
+    namespace.update(names)
+    for generator, state in generators:
+        generator.set_state(state)
+    torch.set_rng_state(cpu)
+    if cuda is not None:
+        torch.cuda.set_rng_state_all(cuda)
+    numpy.random.set_state(numpy_state)
+    random.setstate(python_state)
+
+
+_mmo_restore_state(_mmo_saved)
 """
 
 
@@ -136,12 +186,45 @@ class CourseRun:
     seconds: float
 
 
+# Runs code in the notebook's kernel, outside the notebook; returns the error it raised (reported at the given cell).
+RunCode = Callable[[str, int], "CellError | None"]
+
+
+def probe_exercise(
+    run: RunCode, instructor: nbformat.NotebookNode, student: nbformat.NotebookNode, exercise: Exercise
+) -> ExerciseOutcome:
+    """Steps 1 and 2 of the module docstring, through ``run``, just before the solution cell; the kernel's names
+    and random states are restored afterwards. ``on_solution`` is left for the notebook's own run to fill in."""
+    outcome = ExerciseOutcome(exercise)
+    index = exercise.solution
+    check = instructor.cells[exercise.check].source
+    wrap = _PERTURB.format(assignments="\n".join(f"{f} = _mmo_wrong({f})" for f in exercise.functions))
+    setup = [run(_SAVE_STATE, index), run(student.cells[index].source, index)]
+    outcome.on_stub = run(check, exercise.check)
+    setup += [run(instructor.cells[index].source, index), run(wrap, index)]
+    outcome.on_wrong = run(check, exercise.check)
+    setup.append(run(_RESTORE_STATE, index))
+    outcome.setup_errors = [e for e in setup if e is not None]
+    return outcome
+
+
 def _error(cell: nbformat.NotebookNode, index: int) -> CellError | None:
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error":
             tail = "\n".join(output.get("traceback", [])[-3:])
             return CellError(index, output.get("ename", ""), output.get("evalue", ""), tail)
     return None
+
+
+def _course_run(
+    path: Path, executed: nbformat.NotebookNode, outcomes: list[ExerciseOutcome], seconds: float
+) -> CourseRun:
+    """The run's record from its executed notebook: each cell's error, and what each self-check said on the solution."""
+    errors = [e for i, cell in enumerate(executed.cells) if (e := _error(cell, i)) is not None]
+    by_check = {e.index: e for e in errors}
+    for outcome in outcomes:
+        outcome.on_solution = by_check.get(outcome.exercise.check)
+    return CourseRun(path, executed, [o.exercise for o in outcomes], errors, outcomes, seconds)
 
 
 def _run_scratch(client: NotebookClient, source: str, index: int) -> CellError | None:
@@ -156,46 +239,68 @@ def _run_scratch(client: NotebookClient, source: str, index: int) -> CellError |
 
 
 def run_notebook(path: Path, *, timeout: int = 600, env: dict[str, str] | None = None) -> CourseRun:
-    """Execute ``path`` as described in the module docstring (one kernel, one pass)."""
+    """Execute ``path`` as described in the module docstring (one kernel, one pass), with nbclient."""
     instructor = nbformat.read(path, as_version=4)
-    exercises = find_exercises(instructor)
     student = student_notebook(instructor)
+    by_solution = {e.solution: e for e in find_exercises(instructor)}
     executed = copy.deepcopy(instructor)
     client = notebook_client(executed, path, timeout=timeout, allow_errors=True)
-    by_solution = {e.solution: e for e in exercises}
-    errors: list[CellError] = []
     outcomes: list[ExerciseOutcome] = []
-    checks: dict[int, ExerciseOutcome] = {}
     start = time.perf_counter()
     with client.setup_kernel(env=kernel_env(env)):
         for index, cell in enumerate(executed.cells):
             if index in by_solution:
-                exercise = by_solution[index]
-                outcome = ExerciseOutcome(exercise)
-                check = instructor.cells[exercise.check].source
-                stub_error = _run_scratch(client, student.cells[index].source, index)
-                outcome.on_stub = _run_scratch(client, check, exercise.check)
-                wrap = _PERTURB.format(assignments="\n".join(f"{f} = _mmo_wrong({f})" for f in exercise.functions))
-                for source in (instructor.cells[index].source, wrap):
-                    outcome.setup_errors.append(_run_scratch(client, source, index))
-                outcome.on_wrong = _run_scratch(client, check, exercise.check)
-                outcome.setup_errors = [e for e in (stub_error, *outcome.setup_errors) if e is not None]
-                outcomes.append(outcome)
-                checks[exercise.check] = outcome
-            done = client.execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
-            error = _error(done, index)
-            if error is not None:
-                errors.append(error)
-            if index in checks:
-                checks[index].on_solution = error
+                run = functools.partial(_run_scratch, client)
+                outcomes.append(probe_exercise(run, instructor, student, by_solution[index]))
+            client.execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
         client.set_widgets_metadata()
-    return CourseRun(path, executed, exercises, errors, outcomes, time.perf_counter() - start)
+    return _course_run(path, executed, outcomes, time.perf_counter() - start)
 
 
-@functools.cache
+def replay(
+    path: Path, messages: Mapping[int, list[dict]], outcomes: list[ExerciseOutcome], seconds: float
+) -> CourseRun:
+    """The run of ``path`` that another client executed (nbval): ``messages`` holds, per cell index, the kernel's
+    IOPub messages in reply to that cell. nbclient's own message handling turns them into the executed notebook
+    (outputs, Output widgets, widget state), as if nbclient had run the cells."""
+    executed = nbformat.read(path, as_version=4)
+    client = NotebookClient(executed, store_widget_state=True, record_timing=False)
+    # The Output widgets nbclient mimics sync their outputs back to the kernel, finished by now: nowhere to send.
+    client.kc = SimpleNamespace(
+        session=SimpleNamespace(msg=lambda *args, **kwargs: {}), shell_channel=SimpleNamespace(send=lambda msg: None)
+    )
+    count = 0
+    for index, cell in enumerate(executed.cells):
+        if cell.cell_type != "code":
+            continue
+        count += 1
+        cell.outputs = []
+        client.clear_before_next_output = False  # per cell, as nbclient's own execute_cell sets it
+        for msg in messages.get(index, []):
+            try:
+                client.process_message(msg, cell, index)
+            except CellExecutionComplete:
+                break
+        cell.execution_count = count  # nbval executes without history, so the kernel's own count stands still
+    client.set_widgets_metadata()
+    return _course_run(path, executed, outcomes, seconds)
+
+
+_RUNS: dict[Path, CourseRun] = {}
+
+
+def remember(run: CourseRun) -> None:
+    """Keep ``run`` for :func:`cached_run` (nbval's run of the notebook, handed over by ``tools/nbval_course.py``)."""
+    _RUNS[run.path.resolve()] = run
+
+
 def cached_run(path: Path) -> CourseRun:
-    """:func:`run_notebook` once per notebook and process (the student, self-check and site tests share it)."""
-    return run_notebook(path)
+    """The notebook's run: the one nbval made in this pytest session if any, else :func:`run_notebook`, once per
+    notebook and process (the student, self-check and site tests share it)."""
+    key = path.resolve()
+    if key not in _RUNS:
+        _RUNS[key] = run_notebook(path)
+    return _RUNS[key]
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 # Here, first:   ../shared/gpu/wheels.sh build/gpu-wheels      (build/ is git-ignored; carry it: "build/gpu-wheels")
 # On the GPU:    bash tools/gpu_full_run.sh                       (the device tool runs it in the repository root)
 # Back here:     copy $OUT/results.json over benchmarks/results.json (it holds this machine's runs too), then
-#                python tools/bench.py --report, and commit both with the device named (it is in the file).
+#                python -m tools.bench --report, and commit both with the device named (it is in the file).
 #
 # Each notebook runs in a fresh kernel (nbclient) exactly as `make bench` runs it; the series' wall time, each
 # notebook's time and peak memory, the device name and the quality table land in results.json and the README.
@@ -26,7 +26,7 @@ cp benchmarks/results.json "$OUT/results.json" 2>/dev/null || true
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/gpu.txt" || true
 start=$(date +%s)
 # shellcheck disable=SC2086
-"$PYTHON" tools/bench.py --budgets $BUDGETS $NOTEBOOKS --results "$OUT/results.json" --only notebooks 2>&1 | tee "$OUT/notebooks.log"
+"$PYTHON" -m tools.bench --budgets $BUDGETS $NOTEBOOKS --results "$OUT/results.json" --only notebooks 2>&1 | tee "$OUT/notebooks.log"
 echo "full series: $(( $(date +%s) - start )) s" | tee -a "$OUT/notebooks.log"
 # shellcheck disable=SC2086
-"$PYTHON" tools/bench.py --only micro ${BENCH_MICRO_ARGS:-} --results "$OUT/results.json" 2>&1 | tee "$OUT/micro.log"
+"$PYTHON" -m tools.bench --only micro ${BENCH_MICRO_ARGS:-} --results "$OUT/results.json" 2>&1 | tee "$OUT/micro.log"

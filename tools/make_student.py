@@ -5,8 +5,8 @@ replaced by stubs of the functions it defines (same name and signature, docstrin
 ``NotImplementedError`` with a hint naming the exercise; the self-check cell after it stays as it is. Lines of the
 solution cell that start with ``# Hint:`` are copied into the stub. Cell ids are kept; the tag becomes ``exercise``.
 
-    python tools/make_student.py                 # notebooks/*.ipynb -> student/*.ipynb
-    python tools/make_student.py SRC_DIR DST_DIR
+    python -m tools.make_student                 # notebooks/*.ipynb -> student/*.ipynb
+    python -m tools.make_student SRC_DIR DST_DIR
 
 ``make student`` runs it. The tests (tests/test_student.py) execute every student notebook and check that only
 the exercise cells raise, and only ``NotImplementedError`` (reported by the self-checks as ``ExerciseNotDone``).

@@ -31,7 +31,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._checks import as_float_tensor, check_finite, check_generator, check_int, check_positive, describe
+from .._checks import (
+    as_float_tensor,
+    check_finite,
+    check_generator,
+    check_index_range,
+    check_index_tensor,
+    check_int,
+    check_positive,
+    describe,
+)
 
 __all__ = ["MarkovSource"]
 
@@ -88,6 +97,7 @@ class MarkovSource:
     """
 
     _MAX_STATES = 4096  # V ** k: the stationary solve is a dense (V^k × V^k) system
+    _MAX_BLOCK = 1 << 18  # V ** n: block_entropy enumerates every sequence of n symbols
 
     def __init__(self, transition: Any, initial: Any = None) -> None:
         p = check_finite(as_float_tensor(transition, "transition"), "transition")
@@ -216,12 +226,10 @@ class MarkovSource:
     def log_prob(self, seqs: torch.Tensor) -> torch.Tensor:
         r"""Exact :math:`\log p(x_{1:T}) = \log\mu(x_{1:k}) + \sum_{t>k} \log P[x_{t-k:t-1}, x_t]` of (n, T)
         sequences → (n,) (for T < k, the marginal of :math:`\mu` on the first T symbols)."""
-        if not isinstance(seqs, torch.Tensor) or seqs.is_floating_point() or seqs.dtype == torch.bool:
-            raise TypeError(f"seqs must be an integer tensor (n, T) of symbols, got {describe(seqs)}")
+        check_index_tensor(seqs, "seqs", what="symbols", layout="(n, T)")
         if seqs.dim() != 2 or seqs.shape[1] < 1:
             raise ValueError(f"seqs must be 2-D (n, T) with T >= 1, got shape {tuple(seqs.shape)}")
-        if bool(((seqs < 0) | (seqs >= self.vocab_size)).any()):
-            raise ValueError(f"seqs must hold symbols in [0, {self.vocab_size - 1}], got {describe(seqs)}")
+        check_index_range(seqs, "seqs", self.vocab_size, what="symbols")
         s = seqs.long().cpu()
         k, length = self.order, s.shape[1]
         m = min(k, length)
@@ -242,7 +250,8 @@ class MarkovSource:
 
         The best per-token NLL of a model that sees only the last ``c`` symbols. ``c = 0`` gives
         :math:`H(\pi)`; every ``c >= k`` gives the entropy rate; in between
-        :math:`H(X_{1:c+1}) - H(X_{1:c})`, from the stationary distribution of k-tuples.
+        :math:`H(X_{1:c+1}) - H(X_{1:c})`, from the stationary distribution of k-tuples
+        (:meth:`block_entropy` recomputes every one of them by enumeration).
         """
         c = check_int(context, "context", minimum=0)
         k = self.order
@@ -254,6 +263,30 @@ class MarkovSource:
         h_joint = float(_entropy(joint.reshape(-1)))
         h_marginal = float(_entropy(marginal.reshape(-1))) if c > 0 else 0.0
         return h_joint - h_marginal
+
+    def block_entropy(self, length: int) -> float:
+        r"""The block entropy :math:`H(X_{1:n}) = -\sum_{x_{1:n}} p(x_{1:n}) \log p(x_{1:n})` in nats, ``n = length``.
+
+        Computed by brute force: all :math:`V^n` sequences are enumerated and scored with :meth:`log_prob` (the
+        chain rule from ``initial``), so nothing about the order of the chain is assumed (:math:`H(X_{1:0}) = 0`).
+        For a stationary chain the differences are the conditional entropies,
+        :math:`H(X_{1:c+1}) - H(X_{1:c}) = H(X_t \mid X_{t-c:t-1})` — an independent check of
+        :meth:`conditional_entropy`, which for :math:`c \ge k` returns the entropy rate by construction
+        (notebook 05, section 2, "What context buys"). At most ``2**18`` sequences (:math:`V^n \le 262144`).
+        """
+        n = check_int(length, "length", minimum=0)
+        v = self.vocab_size
+        if v**n > self._MAX_BLOCK:
+            raise ValueError(
+                f"length must keep V^length <= {self._MAX_BLOCK} sequences to enumerate, got {v}^{n} = {v**n}"
+            )
+        if n == 0:
+            return 0.0
+        index = torch.arange(v**n)
+        seqs = torch.stack([(index // v ** (n - 1 - j)) % v for j in range(n)], dim=1)  # every x_{1:n}, base-V digits
+        log_p = self.log_prob(seqs).double()
+        p = log_p.exp()
+        return float(-torch.where(p > 0, p * log_p, torch.zeros_like(p)).sum())
 
     def first_token_entropy(self) -> float:
         r""":math:`H(X_1)` in nats: the cost of the first symbol of a stationary sequence (:math:`H(\pi)`)."""

@@ -20,7 +20,7 @@ type                  question                     answer
 ``slant``             which way does it lean ?     ``left``, ``upright`` or ``right`` (measured slant)
 ===================== ============================ ==================================================
 
-The attributes are those of :mod:`mmobjectives.data.captions`: relative to the digit's own class (thickness and
+The attributes are those of :mod:`mmobjectives.data.attributes`: relative to the digit's own class (thickness and
 size split at the class median of the training split) and slant cut at the training tertiles, so a "thick"
 question cannot be answered from the digit alone. Each image is asked ``questions_per_image`` *distinct*
 types, a uniformly random subset drawn with the generator, so every type is asked of the same expected share
@@ -38,15 +38,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._checks import check_generator, check_int, describe
-from .captions import (
-    ATTRIBUTE_VALUES,
-    DIGIT_NAMES,
-    AttributeThresholds,
-    PairedDigits,
-    Tokenizer,
-)
-from .images import ImageDataset, load_image_dataset
+from .._checks import check_generator, check_index_range, check_index_tensor, check_int, describe
+from .attributes import ATTRIBUTE_VALUES, DIGIT_NAMES, AttributeThresholds
+from .image_dataset import ImageDataset
+from .images import load_image_dataset
+from .paired import PairedDigits
+from .tokenizer import Tokenizer
 
 __all__ = [
     "ANSWER_VOCAB",
@@ -123,14 +120,8 @@ class DigitQuestions:
 
     def answer_words(self, answers: Any) -> list[str]:
         """Answer ids (e.g. ``answers_test`` or a model's argmax) -> their words."""
-        ids = torch.as_tensor(answers).detach().cpu()
-        if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool or ids.dim() != 1:
-            raise TypeError(f"answers must be a 1-D tensor of int answer ids, got {describe(answers)}")
-        if len(ids) and (int(ids.min()) < 0 or int(ids.max()) >= len(self.answer_vocab)):
-            raise ValueError(
-                f"answers must be ids in 0..{len(self.answer_vocab) - 1}, got values from {int(ids.min())} "
-                f"to {int(ids.max())}"
-            )
+        ids = check_index_tensor(torch.as_tensor(answers).detach().cpu(), "answers", what="answer ids", ndim=1)
+        check_index_range(ids, "answers", len(self.answer_vocab), what="answer ids")
         return [self.answer_vocab[i] for i in ids.tolist()]
 
     def describe(self) -> str:

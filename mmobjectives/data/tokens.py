@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._checks import as_image_batch, check_int, describe
-from .captions import Tokenizer
+from .._checks import as_image_batch, check_index_range, check_index_tensor, check_int, describe
+from .tokenizer import Tokenizer
 
 __all__ = ["ImageTokenizer", "MultimodalVocabulary", "MARKERS"]
 
@@ -170,20 +170,12 @@ class ImageTokenizer:
 
     def _as_codes(self, tokens: Any) -> torch.Tensor:
         gh, gw = self.grid_shape
-        if not isinstance(tokens, torch.Tensor):
-            raise TypeError(f"tokens must be an integer torch.Tensor of codes, got {describe(tokens)}")
-        if tokens.is_floating_point() or tokens.is_complex() or tokens.dtype == torch.bool:
-            raise TypeError(f"tokens must be an integer tensor of codes, got {describe(tokens)}")
+        check_index_tensor(tokens, "tokens", what="codes")
         ok_grid = tokens.dim() == 3 and tuple(tokens.shape[1:]) == (gh, gw)
         ok_flat = tokens.dim() == 2 and tokens.shape[1] == gh * gw
         if not (ok_grid or ok_flat):
             raise ValueError(f"tokens must have shape (N, {gh}, {gw}) or (N, {gh * gw}), got {describe(tokens)}")
-        if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.codebook_size):
-            raise ValueError(
-                f"tokens must be codes in [0, {self.codebook_size - 1}], got values in "
-                f"[{int(tokens.min())}, {int(tokens.max())}]"
-            )
-        return tokens.long().cpu()
+        return check_index_range(tokens, "tokens", self.codebook_size, what="codes").long().cpu()
 
     def flatten(self, tokens: torch.Tensor) -> torch.Tensor:
         """(N, H/p, W/p) grid -> (N, (H/p)(W/p)) raster order (row by row)."""
@@ -266,17 +258,14 @@ class MultimodalVocabulary:
         return [[i for i in row if i not in drop] for row in text_tokens.tolist()]
 
     def _codes(self, image_codes: torch.Tensor, n: int) -> torch.Tensor:
-        if not isinstance(image_codes, torch.Tensor) or image_codes.is_floating_point():
-            raise TypeError(f"image_codes must be an integer tensor of codes, got {describe(image_codes)}")
+        check_index_tensor(image_codes, "image_codes", what="codes")
         z = image_codes.reshape(image_codes.shape[0], -1) if image_codes.dim() == 3 else image_codes
         if z.dim() != 2 or z.shape != (n, self.image_tokens):
             raise ValueError(
                 f"image_codes must be ({n}, {self.image_tokens}) raster-order codes (or an (N, h, w) grid), "
                 f"one row per caption, got {describe(image_codes)}"
             )
-        if z.numel() and (int(z.min()) < 0 or int(z.max()) >= self.codebook_size):
-            raise ValueError(f"image_codes must be in [0, {self.codebook_size - 1}], got {describe(image_codes)}")
-        return z.long().cpu() + self.image_offset
+        return check_index_range(z, "image_codes", self.codebook_size, what="codes").long().cpu() + self.image_offset
 
     def image_first(self, image_codes: torch.Tensor, text_tokens: torch.Tensor) -> torch.Tensor:
         """``<img> codes </img> <txt> words </txt>`` per pair, right-padded with ``<pad>``: int64 (N, L)."""
@@ -444,14 +433,7 @@ class MultimodalVocabulary:
 
     def _check_tokens(self, tokens: Any, name: str, dims: tuple[int, ...], high: int | None = None) -> torch.Tensor:
         high = self.vocab_size if high is None else high
-        if not isinstance(tokens, torch.Tensor):
-            raise TypeError(f"{name} must be an integer torch.Tensor of token ids, got {describe(tokens)}")
-        if tokens.is_floating_point() or tokens.is_complex() or tokens.dtype == torch.bool:
-            raise TypeError(f"{name} must be an integer tensor of token ids, got {describe(tokens)}")
+        check_index_tensor(tokens, name, what="token ids")
         if tokens.dim() not in dims:
             raise ValueError(f"{name} must have {' or '.join(map(str, dims))} dimension(s), got {describe(tokens)}")
-        if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= high):
-            raise ValueError(
-                f"{name} must be ids in [0, {high - 1}], got values in [{int(tokens.min())}, {int(tokens.max())}]"
-            )
-        return tokens.long()
+        return check_index_range(tokens, name, high, what="token ids").long()

@@ -7,10 +7,14 @@ options, ``reduction="mean" | "sum" | "none"``.
 * score matching (notebooks 03, 04): :func:`score_matching`, :func:`sliced_score_matching`,
   :func:`denoising_score_matching`
 * diffusion (notebook 04): :func:`noise_conditional_dsm`, :func:`eps_prediction_loss`
-* autoregressive (notebook 05): :func:`autoregressive_nll`, :func:`nll_by_modality`
+* autoregressive (notebook 05): :func:`autoregressive_nll` (its split by modality is a measurement:
+  :func:`mmobjectives.metrics.nll_by_modality`)
+
+Shared validation lives in ``_checks`` (reductions, index tensors) and the private ``_common`` (points, score calls,
+noise, logits, class-index targets).
 """
 
-from .autoregressive import autoregressive_nll, nll_by_modality
+from .autoregressive import autoregressive_nll
 from .contrastive import info_nce, info_nce_logits, sigmoid_contrastive
 from .cross_entropy import cross_entropy, sequence_cross_entropy
 from .diffusion import eps_prediction_loss, noise_conditional_dsm
@@ -23,7 +27,6 @@ __all__ = [
     "eps_prediction_loss",
     "info_nce",
     "info_nce_logits",
-    "nll_by_modality",
     "noise_conditional_dsm",
     "score_matching",
     "sequence_cross_entropy",

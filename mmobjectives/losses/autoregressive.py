@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import check_int, check_same_device, describe
-from ..data import MultimodalVocabulary
-from .cross_entropy import _check_index_range, sequence_cross_entropy
+from .._checks import check_int, check_same_device
+from ._common import check_index_target, check_logits, kept_indices
+from .cross_entropy import sequence_cross_entropy
 
-__all__ = ["autoregressive_nll", "nll_by_modality"]
+__all__ = ["autoregressive_nll"]
 
 
 def autoregressive_nll(
@@ -54,51 +54,15 @@ def autoregressive_nll(
 
     Equal to ``sequence_cross_entropy(logits[:, :-1], tokens[:, 1:], ...)``. Notebook 05.
     """
-    if not isinstance(logits, torch.Tensor) or logits.dim() != 3:
-        raise ValueError(f"logits must be a 3-D (B, T, V) tensor, got {describe(logits)}")
-    if not isinstance(tokens, torch.Tensor) or tokens.dim() != 2:
-        raise ValueError(f"tokens must be a 2-D (B, T) integer tensor, got {describe(tokens)}")
-    if tuple(tokens.shape) != tuple(logits.shape[:2]):
-        raise ValueError(
-            f"tokens must have shape (B, T) = {tuple(logits.shape[:2])} to match the logits, "
-            f"got shape {tuple(tokens.shape)}"
-        )
+    check_logits(logits, "logits", 3, "(B, T, V)")
+    check_index_target(tokens, "tokens", tuple(logits.shape[:2]), "(B, T)", what="token ids")
     if tokens.shape[1] < 2:
         raise ValueError(
             f"tokens must have T >= 2 (one token to condition on, at least one to predict), got shape {tuple(tokens.shape)}"
         )
-    if tokens.is_floating_point() or tokens.is_complex() or tokens.dtype == torch.bool:
-        raise TypeError(f"tokens must hold integer token ids (e.g. torch.long), got {describe(tokens)}")
     check_same_device(tokens, "tokens", logits, "logits")
     # only tokens[:, 1:] are targets: the first token is context and may be an id outside the predicted
     # vocabulary (a <bos> that is never predicted, as in notebook 05's enumeration)
-    _check_index_range(tokens[:, 1:], "tokens", logits.shape[2], check_int(ignore_index, "ignore_index"))
+    kept_indices(tokens[:, 1:], "tokens", logits.shape[2], check_int(ignore_index, "ignore_index"), what="token ids")
+    # −log p(x_{2:T} | x_1) = Σ_t −log q(x_{t+1} | x_{≤t}): position t's logits score token t + 1
     return sequence_cross_entropy(logits[:, :-1], tokens[:, 1:], ignore_index=ignore_index, reduction=reduction)
-
-
-def nll_by_modality(
-    logits: torch.Tensor, tokens: torch.Tensor, targets: torch.Tensor, vocab: MultimodalVocabulary
-) -> dict[str, float]:
-    r"""Mean next-token NLL (nats) separately over the scored **text** targets (words and ``</txt>``) and the scored
-    **image** targets (codes) of multimodal sequences. Notebook 05.
-
-    ``logits`` (B, T, V) from ``tokens`` (B, T); ``targets`` is ``vocab.targets(tokens)`` (ignored positions are
-    ``-100``). Markers the format forces (``</img>`` after the last code, ``<txt>`` after ``</img>``, ...) cost 0
-    nats under the logit mask and are counted in neither. Returns ``{"text": ..., "image": ..., "all": ...}``, where
-    ``"all"`` is the mean over every scored target; NaN for a modality with no scored target.
-    """
-    if not isinstance(vocab, MultimodalVocabulary):
-        raise TypeError(f"vocab must be a data.MultimodalVocabulary, got {describe(vocab)}")
-    if not isinstance(targets, torch.Tensor) or tuple(targets.shape) != tuple(tokens.shape):
-        raise ValueError(f"targets must have the shape of tokens {tuple(tokens.shape)}, got {describe(targets)}")
-    per_token = autoregressive_nll(logits, targets, reduction="none").detach()  # (B, T-1), 0 where ignored
-    nxt = tokens[:, 1:]
-    scored = targets[:, 1:] != -100
-    image = scored & (nxt >= vocab.image_offset)
-    text = scored & ((nxt < vocab.text.vocab_size) | (nxt == vocab.end_txt))
-    nan = float("nan")
-    return {
-        "text": float(per_token[text].mean()) if bool(text.any()) else nan,
-        "image": float(per_token[image].mean()) if bool(image.any()) else nan,
-        "all": float(per_token[scored].mean()) if bool(scored.any()) else nan,
-    }

@@ -1,12 +1,12 @@
 r"""Contrastive objectives: InfoNCE / the CLIP loss, and SigLIP's pairwise sigmoid loss. Notebook 01.
 
 A batch of :math:`N` true pairs :math:`(x_i, y_i)` is embedded as :math:`a_i = f(x_i)`, :math:`b_i = g(y_i)`.
-With temperature :math:`\tau` the logits are :math:`s_{ij} = \langle a_i, b_j\rangle/\tau`, and the InfoNCE loss
+With temperature :math:`\tau` the logits are :math:`S_{ij} = \langle a_i, b_j\rangle/\tau`, and the InfoNCE loss
 of pair :math:`i` is a cross-entropy over the :math:`N` candidates of the batch, the right one on the diagonal:
 
 .. math::
-    \ell_i^{a\to b} = -\log \frac{e^{s_{ii}}}{\sum_j e^{s_{ij}}}, \qquad
-    \ell_i^{b\to a} = -\log \frac{e^{s_{ii}}}{\sum_j e^{s_{ji}}}, \qquad
+    \ell_i^{a\to b} = -\log \frac{e^{S_{ii}}}{\sum_j e^{S_{ij}}}, \qquad
+    \ell_i^{b\to a} = -\log \frac{e^{S_{ii}}}{\sum_j e^{S_{ji}}}, \qquad
     \ell_i = \tfrac12\big(\ell_i^{a\to b} + \ell_i^{b\to a}\big) \text{ (symmetric, CLIP)}.
 
 Both directions are computed with log-sum-exp (``torch.log_softmax``), so the loss and its gradient stay finite at
@@ -18,13 +18,13 @@ log-sum-exp per column; the backward pass recomputes each block. With :math:`g^r
 gradients of the row and column terms of pair :math:`i`, the gradient of the loss with respect to one logit is
 
 .. math::
-    \frac{\partial\mathcal L}{\partial s_{ij}} = g^r_i\,(P^{\text{row}}_{ij} - \delta_{ij}) + g^c_j\,(P^{\text{col}}_{ij} - \delta_{ij}),
-    \qquad P^{\text{row}}_{ij} = e^{s_{ij} - \operatorname{lse}_k s_{ik}},\quad
-    P^{\text{col}}_{ij} = e^{s_{ij} - \operatorname{lse}_k s_{kj}},
+    \frac{\partial\mathcal L}{\partial S_{ij}} = g^r_i\,(P^{\text{row}}_{ij} - \delta_{ij}) + g^c_j\,(P^{\text{col}}_{ij} - \delta_{ij}),
+    \qquad P^{\text{row}}_{ij} = e^{S_{ij} - \operatorname{lse}_k S_{ik}},\quad
+    P^{\text{col}}_{ij} = e^{S_{ij} - \operatorname{lse}_k S_{kj}},
 
-and :math:`\partial\mathcal L/\partial a_i = \sum_j \frac{\partial\mathcal L}{\partial s_{ij}}\, b_j/\tau`,
-:math:`\partial\mathcal L/\partial b_j = \sum_i \frac{\partial\mathcal L}{\partial s_{ij}}\, a_i/\tau`,
-:math:`\partial\mathcal L/\partial\tau = -\sum_{ij}\frac{\partial\mathcal L}{\partial s_{ij}}\, s_{ij}/\tau`.
+and :math:`\partial\mathcal L/\partial a_i = \sum_j \frac{\partial\mathcal L}{\partial S_{ij}}\, b_j/\tau`,
+:math:`\partial\mathcal L/\partial b_j = \sum_i \frac{\partial\mathcal L}{\partial S_{ij}}\, a_i/\tau`,
+:math:`\partial\mathcal L/\partial\tau = -\sum_{ij}\frac{\partial\mathcal L}{\partial S_{ij}}\, S_{ij}/\tau`.
 Extra memory: a few B×N blocks, O(N·B) instead of O(N²).
 """
 
@@ -33,19 +33,19 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_choice, check_finite, check_int, check_same_device, describe
+from .._checks import (
+    check_finite,
+    check_int,
+    check_positive,
+    check_real,
+    check_reduction,
+    check_same_device,
+    describe,
+    reduce,
+)
+from ._common import upcast_half
 
 __all__ = ["info_nce", "info_nce_logits", "sigmoid_contrastive"]
-
-_REDUCTIONS = ("mean", "sum", "none")
-
-
-def _reduce(per_item: torch.Tensor, reduction: str) -> torch.Tensor:
-    if reduction == "mean":
-        return per_item.mean()
-    if reduction == "sum":
-        return per_item.sum()
-    return per_item
 
 
 def _check_features(z: torch.Tensor, name: str) -> torch.Tensor:
@@ -60,45 +60,57 @@ def _check_features(z: torch.Tensor, name: str) -> torch.Tensor:
     return check_finite(z, name)
 
 
-def _temperature(temperature: float | torch.Tensor) -> float | torch.Tensor:
-    if isinstance(temperature, torch.Tensor):
-        if temperature.numel() != 1:
-            raise ValueError(f"temperature must be a float or a 0-dim tensor, got {describe(temperature)}")
-        value = float(temperature.detach())
-        if not value > 0 or value != value or value == float("inf"):
-            raise ValueError(f"temperature must be a finite number > 0, got {value}")
-        return temperature.reshape(())
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
-        raise TypeError(f"temperature must be a float or a 0-dim tensor, got {describe(temperature)}")
-    if not temperature > 0 or temperature == float("inf"):
-        raise ValueError(f"temperature must be a finite number > 0, got {temperature}")
-    return float(temperature)
+def _check_flags(**flags: object) -> None:
+    for name, flag in flags.items():
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be a bool, got {describe(flag)}")
 
 
-def info_nce_logits(logits: torch.Tensor, *, symmetric: bool = True, reduction: str = "mean") -> torch.Tensor:
-    r"""InfoNCE from an (N, N) logit matrix whose positives are on the diagonal.
+def _check_pairs(
+    z_a: torch.Tensor, z_b: torch.Tensor, temperature: float | torch.Tensor, reduction: str, **flags: object
+) -> float | torch.Tensor:
+    """Validate N pairs of embeddings (two finite (N, D) floating tensors of one shape, on one device), the
+    temperature, ``reduction`` and the bool ``flags``; return τ (a float, or a 0-dim tensor that keeps a
+    learnable temperature's gradient)."""
+    _check_features(z_a, "z_a")
+    _check_features(z_b, "z_b")
+    if z_a.shape != z_b.shape:
+        raise ValueError(
+            f"z_a and z_b must have the same shape (N pairs of D-dim embeddings), got {tuple(z_a.shape)} and "
+            f"{tuple(z_b.shape)}"
+        )
+    check_same_device(z_b, "z_b", z_a, "z_a")
+    check_reduction(reduction)
+    _check_flags(**flags)
+    check_positive(temperature, "temperature")  # a float, or a one-element tensor
+    return temperature.reshape(()) if isinstance(temperature, torch.Tensor) else float(temperature)
 
-    Row loss :math:`\ell_i = -\log\operatorname{softmax}_j(s_{i\cdot})_i`; with ``symmetric`` the per-pair loss is
-    :math:`\tfrac12(\ell_i^{\text{row}} + \ell_i^{\text{col}})`. ``reduction``: ``"mean"`` (scalar), ``"sum"`` or
-    ``"none"`` ((N,) per pair). Identical to ``F.cross_entropy(logits, arange(N))`` (averaged with the transposed
-    matrix when symmetric). Notebook 01, section 1; a learned critic's scores go here in section 2.
-    """
+
+def _check_square_logits(logits: torch.Tensor, reduction: str, symmetric: object) -> None:
     if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
         raise TypeError(f"logits must be a floating-point tensor of shape (N, N), got {describe(logits)}")
     if logits.dim() != 2 or logits.shape[0] != logits.shape[1] or logits.shape[0] < 1:
         raise ValueError(f"logits must be a square (N, N) matrix with N >= 1, got shape {tuple(logits.shape)}")
     check_finite(logits, "logits")
-    check_choice(reduction, "reduction", _REDUCTIONS)
-    if not isinstance(symmetric, bool):
-        raise TypeError(f"symmetric must be a bool, got {describe(symmetric)}")
-    work = logits.float() if logits.dtype in (torch.float16, torch.bfloat16) else logits
-    row = -torch.log_softmax(work, dim=1).diagonal()
-    if symmetric:
-        col = -torch.log_softmax(work, dim=0).diagonal()
-        per_pair = 0.5 * (row + col)
-    else:
-        per_pair = row
-    return _reduce(per_pair, reduction)
+    check_reduction(reduction)
+    _check_flags(symmetric=symmetric)
+
+
+def info_nce_logits(logits: torch.Tensor, *, symmetric: bool = True, reduction: str = "mean") -> torch.Tensor:
+    r"""InfoNCE from an (N, N) logit matrix whose positives are on the diagonal.
+
+    Row loss :math:`\ell_i = -\log\operatorname{softmax}_j(S_{i\cdot})_i`; with ``symmetric`` the per-pair loss is
+    :math:`\tfrac12(\ell_i^{\text{row}} + \ell_i^{\text{col}})`. ``reduction``: ``"mean"`` (scalar), ``"sum"`` or
+    ``"none"`` ((N,) per pair). Identical to ``F.cross_entropy(logits, arange(N))`` (averaged with the transposed
+    matrix when symmetric). Notebook 01, section 1; a learned critic's scores go here in section 2.
+    """
+    _check_square_logits(logits, reduction, symmetric)
+    (s,) = upcast_half(logits)
+    row = -torch.log_softmax(s, dim=1).diagonal()  # ℓ_i^{a→b} = −log e^{s_ii} / Σ_j e^{s_ij}
+    if not symmetric:
+        return reduce(row, reduction)
+    col = -torch.log_softmax(s, dim=0).diagonal()  # ℓ_i^{b→a} = −log e^{s_ii} / Σ_j e^{s_ji}
+    return reduce(0.5 * (row + col), reduction)  # ℓ_i = ½(ℓ_i^{a→b} + ℓ_i^{b→a})
 
 
 class _StreamingInfoNCE(torch.autograd.Function):
@@ -178,8 +190,8 @@ def info_nce(
     r"""The InfoNCE / CLIP loss of N pairs of embeddings (row i of ``z_a`` matches row i of ``z_b``).
 
     .. math::
-        s_{ij} = \frac{\langle a_i, b_j\rangle}{\tau},\qquad
-        \ell_i = -\log\frac{e^{s_{ii}}}{\sum_j e^{s_{ij}}}\ \ (\text{averaged with } -\log\tfrac{e^{s_{ii}}}{\sum_j e^{s_{ji}}}
+        S_{ij} = \frac{\langle a_i, b_j\rangle}{\tau},\qquad
+        \ell_i = -\log\frac{e^{S_{ii}}}{\sum_j e^{S_{ij}}}\ \ (\text{averaged with } -\log\tfrac{e^{S_{ii}}}{\sum_j e^{S_{ji}}}
         \text{ when symmetric})
 
     Args:
@@ -193,38 +205,20 @@ def info_nce(
             O(N·B) extra memory, for batches whose N×N matrix would not fit (N = 65,536 needs 17 GB per matrix).
 
     For unit-norm features it equals OpenCLIP's ``ClipLoss`` with ``logit_scale = 1/τ``. The mutual-information
-    view: :math:`I(X;Y) \ge \log N - \mathcal L` (``metrics.infonce_mi_bound``). Notebook 01, sections 1–2.
+    view: :math:`I(X;Y) \ge \log N - \mathbb E[\mathcal L]` (``metrics.infonce_mi_bound``). Notebook 01, sections 1–2;
+    streaming (``chunk_size``): section 6.
     """
-    _check_features(z_a, "z_a")
-    _check_features(z_b, "z_b")
-    if z_a.shape != z_b.shape:
-        raise ValueError(
-            f"z_a and z_b must have the same shape (N pairs of D-dim embeddings), got {tuple(z_a.shape)} and {tuple(z_b.shape)}"
-        )
-    if z_a.device != z_b.device:
-        raise ValueError(f"z_a and z_b must be on the same device, got {z_a.device} and {z_b.device}")
-    tau = _temperature(temperature)
-    check_choice(reduction, "reduction", _REDUCTIONS)
-    if not isinstance(normalize, bool):
-        raise TypeError(f"normalize must be a bool, got {describe(normalize)}")
-    if z_a.dtype in (torch.float16, torch.bfloat16):
-        z_a, z_b = z_a.float(), z_b.float()
-    if chunk_size is not None:
-        chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
+    tau = _check_pairs(z_a, z_b, temperature, reduction, symmetric=symmetric, normalize=normalize)
+    chunk_size = None if chunk_size is None else check_int(chunk_size, "chunk_size", minimum=1)
+    a, b = upcast_half(z_a, z_b)
     if normalize:
-        z_a, z_b = F.normalize(z_a, dim=1), F.normalize(z_b, dim=1)
+        a, b = F.normalize(a, dim=1), F.normalize(b, dim=1)  # a_i ← a_i / ‖a_i‖, b_j ← b_j / ‖b_j‖
     if chunk_size is None:
-        logits = (z_a @ z_b.T) / tau
+        logits = (a @ b.T) / tau  # s_ij = ⟨a_i, b_j⟩ / τ
         return info_nce_logits(logits, symmetric=symmetric, reduction=reduction)
-    if not isinstance(symmetric, bool):
-        raise TypeError(f"symmetric must be a bool, got {describe(symmetric)}")
-    if isinstance(tau, torch.Tensor):
-        tau_tensor = tau.to(dtype=z_a.dtype, device=z_a.device)
-    else:
-        tau_tensor = torch.tensor(tau, dtype=z_a.dtype, device=z_a.device)
-    per_pair = _StreamingInfoNCE.apply(z_a, z_b, tau_tensor, chunk_size, symmetric)
-    check_finite(per_pair, "the InfoNCE loss (streamed)")
-    return _reduce(per_pair, reduction)
+    tau_tensor = torch.as_tensor(tau).to(dtype=a.dtype, device=a.device)
+    per_pair = _StreamingInfoNCE.apply(a, b, tau_tensor, chunk_size, symmetric)  # the same ℓ_i, B rows at a time
+    return reduce(check_finite(per_pair, "the InfoNCE loss (streamed)"), reduction)
 
 
 def sigmoid_contrastive(
@@ -246,27 +240,12 @@ def sigmoid_contrastive(
     softmax over the batch, so no batch-wide normaliser. ``reduction="none"`` returns the (N,) row sums.
     The bridge from contrastive learning to binary cross-entropy (notebook 01, section 3; notebook 02).
     """
-    _check_features(z_a, "z_a")
-    _check_features(z_b, "z_b")
-    if z_a.shape != z_b.shape:
-        raise ValueError(f"z_a and z_b must have the same shape, got {tuple(z_a.shape)} and {tuple(z_b.shape)}")
-    check_same_device(z_b, "z_b", z_a, "z_a")
-    tau = _temperature(temperature)
-    if isinstance(bias, torch.Tensor):
-        if bias.numel() != 1:
-            raise ValueError(f"bias must be a float or a 0-dim tensor, got {describe(bias)}")
-        check_finite(bias, "bias")
-        bias = bias.reshape(())
-    elif isinstance(bias, bool) or not isinstance(bias, (int, float)):
-        raise TypeError(f"bias must be a float or a 0-dim tensor, got {describe(bias)}")
-    elif bias != bias or abs(bias) == float("inf"):
-        raise ValueError(f"bias must be finite, got {bias}")
-    check_choice(reduction, "reduction", _REDUCTIONS)
-    if z_a.dtype in (torch.float16, torch.bfloat16):
-        z_a, z_b = z_a.float(), z_b.float()
+    tau = _check_pairs(z_a, z_b, temperature, reduction, normalize=normalize)
+    check_real(bias, "bias")  # a finite float, or a one-element tensor (learnable, as in SigLIP)
+    bias = bias.reshape(()) if isinstance(bias, torch.Tensor) else float(bias)
+    a, b = upcast_half(z_a, z_b)
     if normalize:
-        z_a, z_b = F.normalize(z_a, dim=1), F.normalize(z_b, dim=1)
-    logits = (z_a @ z_b.T) / tau + bias
-    signs = 2 * torch.eye(logits.shape[0], dtype=logits.dtype, device=logits.device) - 1
-    per_row = -F.logsigmoid(signs * logits).sum(dim=1)
-    return _reduce(per_row, reduction)
+        a, b = F.normalize(a, dim=1), F.normalize(b, dim=1)
+    logits = (a @ b.T) / tau + bias  # ⟨a_i, b_j⟩ / τ + bias
+    signs = 2 * torch.eye(logits.shape[0], dtype=logits.dtype, device=logits.device) - 1  # z_ij = ±1
+    return reduce(-F.logsigmoid(signs * logits).sum(dim=1), reduction)  # Σ_j −log σ(z_ij · logit_ij)

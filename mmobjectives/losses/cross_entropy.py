@@ -28,64 +28,15 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import check_choice, check_finite, check_int, check_real, describe
+from .._checks import check_finite, check_int, check_real, check_reduction, check_same_device, describe, reduce
+from ._common import check_index_target, check_logits, kept_indices, upcast_half
 
 __all__ = ["cross_entropy", "sequence_cross_entropy"]
 
-_REDUCTIONS = ("mean", "sum", "none")
-_HALF = (torch.float16, torch.bfloat16)
 # how far a probability row may be from summing to 1 (and how negative an entry may be), by the target's dtype:
 # rounding softmax outputs to float16 moves a row sum by up to 2**-11 ≈ 5e-4, to bfloat16 by up to 2**-9 ≈ 2e-3
 _PROB_TOL = {torch.float16: 1e-3, torch.bfloat16: 1e-2}
 _PROB_TOL_DEFAULT = 1e-4
-
-
-def _check_logits(logits: torch.Tensor, name: str, ndim: int, layout: str) -> torch.Tensor:
-    if not isinstance(logits, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape {layout}, got {describe(logits)}")
-    if not logits.is_floating_point():
-        raise TypeError(
-            f"{name} must be a floating-point tensor (unnormalised log-probabilities), got {describe(logits)}"
-        )
-    if logits.dim() != ndim:
-        raise ValueError(f"{name} must be {ndim}-D {layout}, got shape {tuple(logits.shape)}")
-    if logits.numel() == 0:
-        raise ValueError(
-            f"{name} must be non-empty (every dimension of {layout} >= 1), got shape {tuple(logits.shape)}"
-        )
-    return check_finite(logits, name)
-
-
-def _check_index_target(target: torch.Tensor, name: str, shape: tuple[int, ...], layout: str) -> torch.Tensor:
-    """An integer tensor of class indices with the given shape (the caller checks the range)."""
-    if not isinstance(target, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of integer class indices {layout}, got {describe(target)}")
-    if target.is_floating_point() and target.dim() == len(shape):
-        raise TypeError(
-            f"{name}: class indices must be integers (e.g. torch.long), got {describe(target)}; "
-            f"convert with {name}.long(), or pass one probability row per example instead"
-        )
-    if tuple(target.shape) != shape:
-        raise ValueError(
-            f"{name} must have shape {layout} = {shape} to match the logits, got shape {tuple(target.shape)}"
-        )
-    if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
-        raise TypeError(f"{name} must hold integer class indices {layout}, got {describe(target)}")
-    return target
-
-
-def _check_index_range(target: torch.Tensor, name: str, n_classes: int, ignore_index: int) -> torch.Tensor:
-    """The mask of kept entries; raise ValueError for indices outside [0, K) other than ``ignore_index``."""
-    kept = target != ignore_index
-    bad = kept & ((target < 0) | (target >= n_classes))
-    if bool(bad.any()):
-        values = sorted({int(v) for v in target[bad].flatten()[:1000].tolist()})
-        shown = ", ".join(str(v) for v in values[:5]) + (", ..." if len(values) > 5 else "")
-        raise ValueError(
-            f"{name} must hold class indices in [0, {n_classes - 1}] (or ignore_index={ignore_index}), "
-            f"got {int(bad.sum())} out-of-range value(s): {shown}"
-        )
-    return kept
 
 
 def _check_probability_target(target: torch.Tensor, name: str) -> None:
@@ -107,12 +58,32 @@ def _check_probability_target(target: torch.Tensor, name: str) -> None:
         )
 
 
-def _reduce(per_row: torch.Tensor, reduction: str, count: torch.Tensor | int) -> torch.Tensor:
-    if reduction == "sum":
-        return per_row.sum()
-    if reduction == "mean":
-        return per_row.sum() / count
-    return per_row
+def _check_cross_entropy(
+    logits: torch.Tensor, target: torch.Tensor, label_smoothing: float, ignore_index: int, reduction: str
+) -> tuple[float, int, bool]:
+    """Validate :func:`cross_entropy`'s arguments; return (ε, ignore_index, whether ``target`` is probability rows)."""
+    check_logits(logits, "logits", 2, "(N, K): one row of class scores per example")
+    n, k = logits.shape
+    if not isinstance(target, torch.Tensor):
+        raise TypeError(
+            f"target must be a torch.Tensor: (N,) integer class indices or (N, K) probability rows, got {describe(target)}"
+        )
+    smoothing = check_real(label_smoothing, "label_smoothing")
+    if not 0.0 <= smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {smoothing}")
+    ignore_index = check_int(ignore_index, "ignore_index")
+    check_reduction(reduction)
+    check_same_device(target, "target", logits, "logits")
+    if target.is_floating_point() and target.dim() == 2:
+        if tuple(target.shape) != (n, k):
+            raise ValueError(
+                f"target probability rows must have shape (N, K) = {(n, k)} like the logits, got shape {tuple(target.shape)}"
+            )
+        _check_probability_target(target, "target")
+        return smoothing, ignore_index, True
+    check_index_target(target, "target", (n,), "(N,)", hint=", or pass one probability row per example instead")
+    kept_indices(target, "target", k, ignore_index)
+    return smoothing, ignore_index, False
 
 
 def cross_entropy(
@@ -155,45 +126,26 @@ def cross_entropy(
 
     Notebook 02: sections "CE = KL + H", "the Bayes floor", calibration and label smoothing, the VQA answer head.
     """
-    _check_logits(logits, "logits", 2, "(N, K): one row of class scores per example")
-    n, k = logits.shape
-    if not isinstance(target, torch.Tensor):
-        raise TypeError(
-            f"target must be a torch.Tensor: (N,) integer class indices or (N, K) probability rows, got {describe(target)}"
-        )
-    smoothing = check_real(label_smoothing, "label_smoothing")
-    if not 0.0 <= smoothing <= 1.0:
-        raise ValueError(f"label_smoothing must be in [0, 1], got {smoothing}")
-    ignore_index = check_int(ignore_index, "ignore_index")
-    check_choice(reduction, "reduction", _REDUCTIONS)
-    if target.device != logits.device:
-        raise ValueError(f"target must be on the same device as logits ({logits.device}), got {target.device}")
+    eps, ignore_index, probability_rows = _check_cross_entropy(logits, target, label_smoothing, ignore_index, reduction)
+    k = logits.shape[1]
+    (z,) = upcast_half(logits)
+    log_q = z - torch.logsumexp(z, dim=1, keepdim=True)  # log q_ik = z_ik − log Σ_j e^{z_ij}
 
-    work = logits.float() if logits.dtype in _HALF else logits
-    log_q = work - torch.logsumexp(work, dim=1, keepdim=True)
+    if probability_rows:
+        p = target.to(z.dtype)
+        if eps > 0:
+            p = (1.0 - eps) * p + eps / k  # p_i ← (1 − ε) p_i + ε/K
+        return reduce(-(p * log_q).sum(dim=1), reduction)  # ℓ_i = −Σ_k p_ik log q_ik
 
-    if target.is_floating_point() and target.dim() == 2:
-        if tuple(target.shape) != (n, k):
-            raise ValueError(
-                f"target probability rows must have shape (N, K) = {(n, k)} like the logits, got shape {tuple(target.shape)}"
-            )
-        _check_probability_target(target, "target")
-        p = target.to(work.dtype)
-        if smoothing > 0:
-            p = (1.0 - smoothing) * p + smoothing / k
-        per_row = -(p * log_q).sum(dim=1)
-        return _reduce(per_row, reduction, n)
-
-    _check_index_target(target, "target", (n,), "(N,)")
-    kept = _check_index_range(target, "target", k, ignore_index)
-    safe = torch.where(kept, target, torch.zeros_like(target)).long()
-    per_row = -log_q.gather(1, safe[:, None]).squeeze(1)
-    if smoothing > 0:
-        per_row = (1.0 - smoothing) * per_row + smoothing * (-log_q.mean(dim=1))
+    kept = target != ignore_index
+    y = torch.where(kept, target, 0).long()  # any class at ignored rows; they are zeroed below
+    per_row = -log_q.gather(1, y[:, None]).squeeze(1)  # ℓ_i = −log q_{i y_i}
+    if eps > 0:
+        per_row = (1.0 - eps) * per_row + eps * (-log_q.mean(dim=1))  # (1 − ε) ℓ_i + ε (1/K) Σ_k −log q_ik
     # where (not a multiplication by the mask): an ignored row gets exactly 0 and passes no gradient back
-    per_row = torch.where(kept, per_row, torch.zeros((), dtype=per_row.dtype, device=per_row.device))
+    per_row = torch.where(kept, per_row, 0.0)
     # all rows ignored: 0 / 1 = 0 (still connected to logits), where F.cross_entropy returns 0 / 0 = NaN
-    return _reduce(per_row, reduction, kept.sum().clamp(min=1))
+    return reduce(per_row, reduction, count=kept.sum().clamp(min=1))
 
 
 def sequence_cross_entropy(
@@ -227,14 +179,13 @@ def sequence_cross_entropy(
     NaN) with a zero gradient, and float16 / bfloat16 logits give a float32 loss. Notebook 02 (the digit
     captioner with teacher forcing); notebook 05 (the autoregressive NLL).
     """
-    _check_logits(logits, "logits", 3, "(B, T, V): one row of token scores per position")
+    check_logits(logits, "logits", 3, "(B, T, V): one row of token scores per position")
     b, t, v = logits.shape
-    _check_index_target(targets, "targets", (b, t), "(B, T)")
+    check_index_target(targets, "targets", (b, t), "(B, T)")
     ignore_index = check_int(ignore_index, "ignore_index")
-    check_choice(reduction, "reduction", _REDUCTIONS)
-    if targets.device != logits.device:
-        raise ValueError(f"targets must be on the same device as logits ({logits.device}), got {targets.device}")
-    _check_index_range(targets, "targets", v, ignore_index)
+    check_reduction(reduction)
+    check_same_device(targets, "targets", logits, "logits")
+    kept_indices(targets, "targets", v, ignore_index)
     per_token = cross_entropy(
         logits.reshape(b * t, v), targets.reshape(b * t), ignore_index=ignore_index, reduction=reduction
     )

@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import check_choice, check_finite, check_generator, check_real, describe
-from .score import ScoreFn, _call_score, _check_x, _reduce, draw_noise, upcast_half
+from .._checks import check_choice, check_finite, check_generator, check_real, check_reduction, describe, reduce
+from ._common import ScoreFn, call_score, check_points, draw_noise, dsm_per_example, upcast_half
 
 __all__ = ["eps_prediction_loss", "noise_conditional_dsm"]
-
-_REDUCTIONS = ("mean", "sum", "none")
 
 
 def _times(
@@ -61,7 +59,7 @@ def _noised(
     generator: torch.Generator | None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """(x_t, t, sigma (N,), eps) for x_t = alpha x0 + sigma eps."""
-    _check_x(x0, "x0")
+    check_points(x0, "x0")
     if not callable(getattr(schedule, "marginal", None)):
         raise TypeError(
             f"schedule must have a marginal(t) method returning (alpha, sigma), e.g. sampling.VPSchedule(), "
@@ -79,7 +77,7 @@ def _noised(
             f"{float(sigma.min())} at t = {float(tt[sigma.argmin()])}"
         )
     eps = draw_noise(noise, x0, generator)
-    x_t = alpha[:, None] * x0 + sigma[:, None] * eps
+    x_t = alpha[:, None] * x0 + sigma[:, None] * eps  # x_t = α(t) x₀ + σ(t) ε
     return x_t, tt, sigma, eps
 
 
@@ -108,16 +106,10 @@ def noise_conditional_dsm(
     the loss is computed and returned in float32. Notebook 04.
     """
     check_choice(weighting, "weighting", ("sigma2", "none"))
-    check_choice(reduction, "reduction", _REDUCTIONS)
+    check_reduction(reduction)
     x_t, tt, sigma, eps = _noised(x0, schedule, t, noise, t_min, generator)
-    s = _call_score(score_fn, x_t, tt)
-    s, eps, sigma = upcast_half(s, eps, sigma)  # float16 / bfloat16: the loss in float32, like the other losses
-    sig = sigma[:, None]
-    if weighting == "sigma2":
-        per_example = 0.5 * ((sig * s + eps) ** 2).sum(dim=1)
-    else:
-        per_example = 0.5 * ((s + eps / sig) ** 2).sum(dim=1)
-    return _reduce(per_example, reduction)
+    s = call_score(score_fn, x_t, tt)
+    return reduce(dsm_per_example(s, eps, sigma, weighting), reduction)  # ½λ(t)‖s(x_t, t) + ε/σ(t)‖²
 
 
 def eps_prediction_loss(
@@ -140,15 +132,8 @@ def eps_prediction_loss(
     :math:`\lambda = \sigma^2`, so ε-prediction is score matching with a particular weighting. ``eps_fn(x_t, t)``
     receives t as an (N,) tensor. Notebook 04.
     """
-    check_choice(reduction, "reduction", _REDUCTIONS)
+    check_reduction(reduction)
     x_t, tt, _, eps = _noised(x0, schedule, t, noise, t_min, generator)
-    if not callable(eps_fn):
-        raise TypeError(f"eps_fn must be callable (x_t, t) -> eps, got {describe(eps_fn)}")
-    eps_hat = eps_fn(x_t, tt)
-    if not isinstance(eps_hat, torch.Tensor) or eps_hat.shape != x_t.shape:
-        raise ValueError(
-            f"eps_fn must return a tensor of the input's shape {tuple(x_t.shape)}, got {describe(eps_hat)}"
-        )
-    eps_hat, eps = upcast_half(eps_hat, eps)
-    per_example = ((eps_hat - eps) ** 2).sum(dim=1)
-    return _reduce(per_example, reduction)
+    eps_hat = call_score(eps_fn, x_t, tt, name="eps_fn", maps="mapping (x_t, t) to the predicted noise")
+    eps_hat, eps = upcast_half(eps_hat, eps)  # float16 / bfloat16: the loss in float32
+    return reduce(((eps_hat - eps) ** 2).sum(dim=1), reduction)  # ‖ε̂(x_t, t) − ε‖²

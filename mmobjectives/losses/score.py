@@ -14,49 +14,19 @@ A score model :math:`s_\theta(x) \approx \nabla_x \log p(x)` never needs the nor
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 
-from .._checks import check_choice, check_finite, check_generator, check_int, describe
+from .._checks import check_choice, check_finite, check_generator, check_int, check_reduction, describe, reduce
+from ._common import (
+    ScoreFn,
+    call_score,
+    check_points,
+    draw_noise,
+    dsm_per_example,
+    upcast_half,  # noqa: F401 - importable from here as before
+)
 
 __all__ = ["denoising_score_matching", "score_matching", "sliced_score_matching"]
-
-_REDUCTIONS = ("mean", "sum", "none")
-_HALF = (torch.float16, torch.bfloat16)
-ScoreFn = Callable[..., torch.Tensor]
-
-
-def upcast_half(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """float16 / bfloat16 tensors as float32, others unchanged: a denoising loss squares terms of size 1/sigma,
-    which overflow float16 (max 65504) at sigma ~ 1e-2, so its arithmetic runs in float32 (shared with
-    ``losses.diffusion``)."""
-    return tuple(t.float() if t.dtype in _HALF else t for t in tensors)
-
-
-def _reduce(per_example: torch.Tensor, reduction: str) -> torch.Tensor:
-    if reduction == "mean":
-        return per_example.mean()
-    if reduction == "sum":
-        return per_example.sum()
-    return per_example
-
-
-def _check_x(x: torch.Tensor, name: str = "x") -> torch.Tensor:
-    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor of shape (N, D), got {describe(x)}")
-    if x.dim() != 2 or x.shape[0] < 1 or x.shape[1] < 1:
-        raise ValueError(f"{name} must be 2-D (N, D) with N, D >= 1, got shape {tuple(x.shape)}")
-    return check_finite(x, name)
-
-
-def _call_score(score_fn: ScoreFn, x: torch.Tensor, *args: torch.Tensor) -> torch.Tensor:
-    if not callable(score_fn):
-        raise TypeError(f"score_fn must be callable, mapping (N, D) points to (N, D) scores, got {describe(score_fn)}")
-    s = score_fn(x, *args)
-    if not isinstance(s, torch.Tensor) or s.shape != x.shape:
-        raise ValueError(f"score_fn must return a tensor of the input's shape {tuple(x.shape)}, got {describe(s)}")
-    return s
 
 
 def score_matching(score_fn: ScoreFn, x: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:
@@ -67,18 +37,18 @@ def score_matching(score_fn: ScoreFn, x: torch.Tensor, *, reduction: str = "mean
     Equals the explicit objective :math:`\tfrac12\mathbb E\|s - \nabla\log p\|^2` minus a constant that does not
     depend on :math:`s` (notebook 03, section 2).
     """
-    _check_x(x)
-    check_choice(reduction, "reduction", _REDUCTIONS)
+    check_points(x)
+    check_reduction(reduction)
     with torch.enable_grad():  # the trace needs d s / d x even when called under torch.no_grad() (validation)
         x = x.detach().requires_grad_(True)
-        s = _call_score(score_fn, x)
+        s = call_score(score_fn, x)
         trace = torch.zeros(x.shape[0], dtype=s.dtype, device=s.device)
         for d in range(x.shape[1] if s.requires_grad else 0):  # a score that ignores x has zero trace
             (grad_d,) = torch.autograd.grad(s[:, d].sum(), x, create_graph=True, allow_unused=True)
             if grad_d is not None:  # None: s_d does not depend on x at all (its derivative is 0)
                 trace = trace + grad_d[:, d]  # d s_d / d x_d
-        per_example = 0.5 * (s**2).sum(dim=1) + trace
-    return _reduce(per_example, reduction)
+        per_example = 0.5 * (s**2).sum(dim=1) + trace  # ½‖s(x)‖² + tr ∇ₓs(x)
+    return reduce(per_example, reduction)
 
 
 def sliced_score_matching(
@@ -87,6 +57,7 @@ def sliced_score_matching(
     *,
     n_projections: int = 1,
     variance_reduction: bool = False,
+    noise: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
@@ -95,17 +66,18 @@ def sliced_score_matching(
 
     One backward pass per projection instead of one per dimension; unbiased for the implicit objective because
     :math:`\mathbb E[vv^\top] = I`. With ``variance_reduction`` (SSM-VR), :math:`\tfrac12\|s\|^2` replaces its
-    unbiased estimate :math:`\tfrac12(v^\top s)^2`. Projections are drawn with ``generator`` (on the CPU, then
-    moved to ``x``'s device). Notebook 03, section 4.
+    unbiased estimate :math:`\tfrac12(v^\top s)^2`. The projections :math:`v` are ``noise`` when given, shape
+    (n_projections, N, D) (row i of ``noise[m]`` projects example i), else drawn with ``generator`` (on the CPU,
+    then moved to ``x``'s device). Notebook 03, section 4.
     """
-    _check_x(x)
+    check_points(x)
     n_projections = check_int(n_projections, "n_projections", minimum=1)
     check_generator(generator)
-    check_choice(reduction, "reduction", _REDUCTIONS)
+    check_reduction(reduction)
     with torch.enable_grad():  # as in score_matching: the Jacobian term needs autograd w.r.t. x
         x = x.detach().requires_grad_(True)
-        s = _call_score(score_fn, x)
-        v_all = torch.randn(n_projections, *x.shape, generator=generator, dtype=x.dtype).to(x.device)
+        s = call_score(score_fn, x)
+        v_all = _projections(noise, n_projections, x, generator)
         per_example = torch.zeros(x.shape[0], dtype=s.dtype, device=s.device)
         for v in v_all:
             grad_sv = (
@@ -116,11 +88,27 @@ def sliced_score_matching(
             # row i of grad_sv: v_i^T (d s / d x); None when s does not depend on x
             jacobian_term = (grad_sv * v).sum(dim=1) if grad_sv is not None else torch.zeros_like(per_example)
             norm_term = 0.5 * (s**2).sum(dim=1) if variance_reduction else 0.5 * (s * v).sum(dim=1) ** 2
-            per_example = per_example + jacobian_term + norm_term
-    return _reduce(per_example / n_projections, reduction)
+            per_example = per_example + jacobian_term + norm_term  # vᵀ(∇ₓs)v + ½(vᵀs)²
+    return reduce(per_example / n_projections, reduction)
+
+
+def _projections(
+    noise: torch.Tensor | None, n_projections: int, x: torch.Tensor, generator: torch.Generator | None
+) -> torch.Tensor:
+    """The (n_projections, N, D) directions v of sliced score matching: ``noise`` (validated) or a normal draw."""
+    shape = (n_projections, *x.shape)
+    if noise is None:
+        return torch.randn(shape, generator=generator, dtype=x.dtype).to(x.device)
+    if not isinstance(noise, torch.Tensor) or tuple(noise.shape) != shape or not noise.is_floating_point():
+        raise ValueError(
+            f"noise must be a floating-point tensor of shape (n_projections, N, D) = {shape} (the projections v), "
+            f"got {describe(noise)}"
+        )
+    return check_finite(noise, "noise").to(dtype=x.dtype, device=x.device)
 
 
 def _sigma_vector(sigma: float | torch.Tensor, n: int, like: torch.Tensor) -> torch.Tensor:
+    """(N,) noise levels > 0 in ``like``'s dtype and device: a float broadcast, or an (N,) / 0-dim tensor."""
     if isinstance(sigma, torch.Tensor):
         if sigma.dim() == 0:
             sigma = sigma.expand(n)
@@ -135,16 +123,6 @@ def _sigma_vector(sigma: float | torch.Tensor, n: int, like: torch.Tensor) -> to
     if not bool((sig > 0).all()):
         raise ValueError(f"sigma must be > 0 (a noise level), got min {float(sig.min())}")
     return sig
-
-
-def draw_noise(noise: torch.Tensor | None, x0: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """The :math:`\\varepsilon` of a denoising loss: ``noise`` when given (validated, shaped like ``x0``), else a
-    standard normal draw with ``generator`` (on the CPU, moved to ``x0``'s device). Shared with ``losses.diffusion``."""
-    if noise is None:
-        return torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
-    if not isinstance(noise, torch.Tensor) or noise.shape != x0.shape:
-        raise ValueError(f"noise must be a tensor shaped like x0 {tuple(x0.shape)}, got {describe(noise)}")
-    return check_finite(noise, "noise").to(dtype=x0.dtype, device=x0.device)
 
 
 def denoising_score_matching(
@@ -174,18 +152,12 @@ def denoising_score_matching(
     The minimiser over all functions is :math:`\nabla\log q_\sigma`, the score of the noised marginal — but the
     loss at the minimiser is not zero (notebook 03, section 5).
     """
-    _check_x(x0, "x0")
+    check_points(x0, "x0")
     check_choice(weighting, "weighting", ("sigma2", "none"))
-    check_choice(reduction, "reduction", _REDUCTIONS)
+    check_reduction(reduction)
     check_generator(generator)
-    n = x0.shape[0]
-    sig = _sigma_vector(sigma, n, x0)
+    sig = _sigma_vector(sigma, x0.shape[0], x0)
     eps = draw_noise(noise, x0, generator)
-    x_tilde = x0 + sig[:, None] * eps
-    s = _call_score(score_fn, x_tilde, sig)
-    s, eps, sig = upcast_half(s, eps, sig)
-    if weighting == "sigma2":
-        per_example = 0.5 * ((sig[:, None] * s + eps) ** 2).sum(dim=1)
-    else:
-        per_example = 0.5 * ((s + eps / sig[:, None]) ** 2).sum(dim=1)
-    return _reduce(per_example, reduction)
+    x_tilde = x0 + sig[:, None] * eps  # x̃ = x₀ + σε
+    s = call_score(score_fn, x_tilde, sig)
+    return reduce(dsm_per_example(s, eps, sig, weighting), reduction)  # ½λ(σ)‖s(x̃, σ) + ε/σ‖²

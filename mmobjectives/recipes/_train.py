@@ -1,0 +1,98 @@
+"""The one training call behind every recipe, with the checkpoint cache in front of it (``checkpoints``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import torch
+from torch import nn
+
+from .. import checkpoints, config, data, train
+from .._checks import check_generator, describe
+
+M = TypeVar("M", bound=nn.Module)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """How a recipe trains: the knobs every recipe takes from its caller, the progress bar's label, and the
+    recipe's other settings that change the result without changing the parameters' shapes (``p_uncond``...)."""
+
+    steps: int
+    batch_size: int
+    lr: float
+    generator: torch.Generator | None
+    device: torch.device | str | None
+    desc: str
+    settings: Mapping[str, object] = field(default_factory=dict)
+
+
+def _check_pairs(pairs: object) -> data.PairedDigits:
+    if not isinstance(pairs, data.PairedDigits):
+        raise TypeError(f"pairs must be a data.PairedDigits (from data.paired_digits), got {describe(pairs)}")
+    return pairs
+
+
+def _train(
+    recipe: str,
+    model: M,
+    loss_fn: Callable[[nn.Module, tuple[torch.Tensor, ...]], torch.Tensor],
+    tensors: tuple[torch.Tensor, ...],
+    run: _Run,
+) -> tuple[M, train.History]:
+    """``train.fit`` with AdamW and cosine decay on minibatches of ``tensors``, or — when an identical call
+    already ran (``checkpoints.checkpoint_key``: same data, knobs, settings, initial parameters and generator
+    states, budget, device kind, package) — its stored result, announced by one printed line. Either way the
+    generators end where training leaves them. Returns the model in eval mode on the CPU and its history."""
+    check_generator(run.generator)
+    device = torch.device(run.device) if run.device is not None else config.get_device()
+    if not config.cache_enabled():
+        return _fit(model, loss_fn, tensors, run, device)
+    rng = checkpoints.rng_states(run.generator, device)
+    key = checkpoints.checkpoint_key(
+        recipe,
+        data=tensors,
+        steps=run.steps,
+        batch_size=run.batch_size,
+        lr=run.lr,
+        settings=dict(run.settings),
+        initial=model.state_dict(),
+        budget=config.budget().name,
+        device=device.type,
+        **rng,
+    )
+    stored = checkpoints.load(recipe, key, model, steps=run.steps, rng=rng)
+    if stored is not None:
+        stored.restore(model, run.generator)
+        print(f"{run.desc}: loaded from cache, trained in {stored.seconds:.1f} s on {stored.device}")
+        return model.cpu().eval(), train.History(loss=stored.loss, seconds=stored.seconds, device=stored.device)
+    model, history = _fit(model, loss_fn, tensors, run, device)
+    after = checkpoints.rng_states(run.generator, device)
+    checkpoints.save(
+        recipe, key, checkpoints.Checkpoint(model.state_dict(), history.loss, history.seconds, history.device, after)
+    )
+    return model, history
+
+
+def _fit(
+    model: M,
+    loss_fn: Callable[[nn.Module, tuple[torch.Tensor, ...]], torch.Tensor],
+    tensors: tuple[torch.Tensor, ...],
+    run: _Run,
+    device: torch.device,
+) -> tuple[M, train.History]:
+    history = train.fit(
+        model,
+        loss_fn,
+        tensors,
+        steps=run.steps,
+        batch_size=run.batch_size,
+        lr=run.lr,
+        scheduler="cosine",
+        generator=run.generator,
+        device=device,
+        desc=run.desc,
+    )
+    return model.cpu().eval(), history

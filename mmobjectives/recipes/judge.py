@@ -1,0 +1,46 @@
+"""The independent judge that grades generated digits (notebooks 04, 05, 06 and 07)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .. import data, losses, models
+from .._checks import check_index_range, check_index_tensor, describe
+from ._train import _Run, _train
+
+
+def fit_judge(
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    *,
+    steps: int = 1000,
+    batch_size: int = 128,
+    lr: float = 2e-3,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    desc: str = "judge classifier",
+) -> nn.Module:
+    """Train the **independent judge** that grades generated digits in notebooks 04, 05 and 07.
+
+    A small CNN (``models.ImageEncoder`` with one output per class) trained with cross-entropy on real
+    (N, 1, H, W) images, each batch shifted by up to one pixel (``data.random_shift``) so that it generalises past
+    the training digits. It never sees a generated image, so its verdict on one is independent of the generator.
+    Class labels are ``y_train`` in [0, K); the judge has K = ``y_train.max() + 1`` outputs.
+    Returns the model in eval mode on the CPU.
+    """
+    if not isinstance(x_train, torch.Tensor) or x_train.dim() != 4 or not x_train.is_floating_point():
+        raise ValueError(f"x_train must be a (N, 1, H, W) floating-point tensor of images, got {describe(x_train)}")
+    n = x_train.shape[0]
+    check_index_tensor(y_train, "y_train", what="integer class labels", layout=f"({n},)", ndim=1, error=ValueError)
+    if y_train.shape[0] != n:
+        raise ValueError(f"y_train must be ({n},) integer class labels, one per image, got {describe(y_train)}")
+    n_classes = int(y_train.max()) + 1 if n else 1
+    check_index_range(y_train, "y_train", n_classes, what="class labels")
+    judge = models.ImageEncoder(out_dim=n_classes, image_size=x_train.shape[-1])
+
+    def loss_fn(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        return losses.cross_entropy(model(data.random_shift(batch[0], 1, generator=generator)), batch[1])
+
+    run = _Run(steps, batch_size, lr, generator, device, desc=desc)
+    return _train("fit_judge", judge, loss_fn, (x_train, y_train), run)[0]
