@@ -35,7 +35,7 @@ NBVAL_FLAGS := --nbval-lax --nbval-current-env --nbval-cell-timeout=600 --nbval-
 # tests read nbval's run of each notebook (tools/nbval_course.py: one kernel per notebook serves all three), and the
 # browser runs each widget notebook in JupyterLab up to its last panel. `make unit` leaves them out; `make
 # course-tests` runs only them, executing the notebooks itself (nbclient).
-COURSE_TESTS := tests/test_student.py tests/test_site.py tests/test_browser.py
+COURSE_TESTS := tests/course/test_student.py tests/course/test_site.py tests/course/test_browser.py
 COURSE_IGNORE := $(foreach f,$(COURSE_TESTS),--ignore=$(f))
 
 $(STAMP): pyproject.toml
@@ -108,7 +108,7 @@ site: $(STAMP)
 
 # Only the widget tests in a real browser (JupyterLab + Chromium from apt; part of `make test` too).
 browser: $(STAMP)
-	$(TEST_ENV) MMO_SCREENSHOTS=$(CURDIR)/build/screens $(BIN)/python -m pytest tests/test_browser.py -q -s -p no:cacheprovider $(PYTEST_ARGS)
+	$(TEST_ENV) MMO_SCREENSHOTS=$(CURDIR)/build/screens $(BIN)/python -m pytest tests/course/test_browser.py -q -s -p no:cacheprovider $(PYTEST_ARGS)
 
 # Benchmarks (not part of `make test`; about 20 minutes on a 2-core CPU): every notebook's time, peak memory and
 # distance to its optimum in the smoke and default budgets, and the loss microbenchmarks, into

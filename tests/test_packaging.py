@@ -68,6 +68,17 @@ def test_constraints_min_pins_exactly_the_declared_floors() -> None:
     assert pins == floors, "constraints-min.txt and pyproject.toml's floors disagree"
 
 
+def test_python_classifiers_run_from_the_requires_python_floor_without_gaps() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    minors = sorted(
+        int(m.group(1))
+        for c in project["classifiers"]
+        if (m := re.fullmatch(r"Programming Language :: Python :: 3\.(\d+)", c))
+    )
+    assert minors == list(range(minors[0], minors[-1] + 1)), f"Python classifiers have gaps: 3.{minors}"
+    assert project["requires-python"] == f">=3.{minors[0]}", "requires-python and the lowest classifier disagree"
+
+
 def test_torch_is_a_range_for_users() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     specs = dict(_split(r) for r in project["dependencies"])

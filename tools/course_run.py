@@ -21,7 +21,7 @@ nbval has not.
 
 Why this also proves that the student version runs with errors only in its exercise cells: the student notebook is
 the instructor notebook with each solution replaced by stubs that only define functions; so its other cells run
-exactly as here, unless one of them uses an exercise function — which ``tests/test_student.py`` rules out — and its
+exactly as here, unless one of them uses an exercise function — which ``tests/course/test_student.py`` rules out — and its
 self-checks raise ``ExerciseNotDone`` (step 1).
 
 Kernels run in the ``smoke`` budget, offline, in this Python environment, with matplotlib's inline backend.

@@ -8,7 +8,7 @@ solution cell that start with ``# Hint:`` are copied into the stub. Cell ids are
     python -m tools.make_student                 # notebooks/*.ipynb -> student/*.ipynb
     python -m tools.make_student SRC_DIR DST_DIR
 
-``make student`` runs it. The tests (tests/test_student.py) execute every student notebook and check that only
+``make student`` runs it. The tests (tests/course/test_student.py) execute every student notebook and check that only
 the exercise cells raise, and only ``NotImplementedError`` (reported by the self-checks as ``ExerciseNotDone``).
 """
 

@@ -1,7 +1,7 @@
 """A pytest plugin: nbval's run of each notebook also serves the course tests, so that no notebook runs twice.
 
 ``tests/conftest.py`` registers it. It acts only when one session collects both nbval's notebook cells and tests
-marked ``course_run`` (``make test``: tests/test_student.py and tests/test_site.py, which read
+marked ``course_run`` (``make test``: tests/course/test_student.py and tests/course/test_site.py, which read
 ``course_run.cached_run``), in the course kernels' environment (smoke budget, offline). Then:
 
 - the ``course_run`` tests run after nbval (they move to the end of the session);

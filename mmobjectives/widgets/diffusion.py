@@ -7,19 +7,11 @@ import torch
 from matplotlib.figure import Figure
 
 from .. import data, models, sampling, viz
-from ..experiments.diffusion import (
-    FORWARD_PROCESSES,
-    ForwardMarginal,
-    GuidedDigits,
-    SamplerRun,
-    forward_marginal,
-    guided_digits,
-    run_sampler,
-)
+from ..experiments import diffusion as experiment
 from .panel import Panel
 
 
-def _render_forward(result: ForwardMarginal, figure: Figure) -> str:
+def _render_forward(result: experiment.ForwardMarginal, figure: Figure) -> str:
     ax = figure.add_subplot(1, 1, 1)
     lim = max(6.0, 3.0 * result.sigma + 5.0 * result.alpha)
     viz.plot_score_field(
@@ -35,14 +27,16 @@ def _render_forward(result: ForwardMarginal, figure: Figure) -> str:
     )
 
 
-def forward_process_panel(mixture: data.GaussianMixture, *, strict: bool | None = None) -> Panel[ForwardMarginal]:
+def forward_process_panel(
+    mixture: data.GaussianMixture, *, strict: bool | None = None
+) -> Panel[experiment.ForwardMarginal]:
     """Notebook 04's forward-process widget: time t and the noising process → the diffused density and score."""
     controls = {
         "t": ipw.FloatSlider(value=0.3, min=0.0, max=1.0, step=0.02, description="t"),
-        "kind": ipw.Dropdown(options=list(FORWARD_PROCESSES), value="VP linear", description="process"),
+        "kind": ipw.Dropdown(options=list(experiment.FORWARD_PROCESSES), value="VP linear", description="process"),
     }
     return Panel(
-        forward_marginal,
+        experiment.forward_marginal,
         _render_forward,
         controls,
         fixed={"mixture": mixture},
@@ -52,21 +46,23 @@ def forward_process_panel(mixture: data.GaussianMixture, *, strict: bool | None 
     )
 
 
-def _render_sampler(result: SamplerRun, figure: Figure) -> str:
+def _render_sampler(result: experiment.SamplerRun, figure: Figure) -> str:
     run = f"{result.sampler}, {result.n_steps} score evaluations"
     viz.plot_density_2d(result.mixture, result.samples, ax=figure.add_subplot(), title=run, sample_label="samples")
     ratio = result.energy / result.floor
     return f"{run}: energy distance {result.energy:.4f} = {ratio:.2f}× the two-sample floor ({result.floor:.4f})"
 
 
-def sampler_panel(mixture: data.GaussianMixture, *, n: int = 1000, strict: bool | None = None) -> Panel[SamplerRun]:
+def sampler_panel(
+    mixture: data.GaussianMixture, *, n: int = 1000, strict: bool | None = None
+) -> Panel[experiment.SamplerRun]:
     """Notebook 04's sampler widget: which sampler and how many steps → samples and energy distance / floor."""
     controls = {
         "sampler": ipw.Dropdown(options=list(sampling.SAMPLERS), value="reverse SDE", description="sampler"),
         "n_steps": ipw.SelectionSlider(options=[10, 20, 50, 100, 200, 500], value=100, description="steps"),
     }
     return Panel(
-        run_sampler,
+        experiment.run_sampler,
         _render_sampler,
         controls,
         fixed={"mixture": mixture, "n": n},
@@ -76,7 +72,7 @@ def sampler_panel(mixture: data.GaussianMixture, *, n: int = 1000, strict: bool 
     )
 
 
-def _render_guided(result: GuidedDigits, figure: Figure) -> str:
+def _render_guided(result: experiment.GuidedDigits, figure: Figure) -> str:
     per_class = int((result.prompts == result.prompts[0]).sum())  # prompts come in blocks, one block per digit
     viz.plot_image_grid(
         result.images,
@@ -96,11 +92,11 @@ def guidance_panel(
     *,
     n_per_class: int = 8,
     strict: bool | None = None,
-) -> Panel[GuidedDigits]:
+) -> Panel[experiment.GuidedDigits]:
     """Notebook 04's guidance widget: the guidance scale w → a grid of samples per prompt and their accuracy."""
     controls = {"w": ipw.FloatSlider(value=2.0, min=0.0, max=5.0, step=0.5, description="guidance w")}
     return Panel(
-        guided_digits,
+        experiment.guided_digits,
         _render_guided,
         controls,
         fixed={"model": model, "classifier": classifier, "schedule": schedule, "n_per_class": n_per_class},

@@ -12,7 +12,7 @@ import yaml
 
 from tools import build_site
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 MAX_WORDS = 250  # per Markdown cell, display maths aside (issue 17, deliverable 7)
 DISPLAY_MATHS = re.compile(r"\$\$.*?\$\$", re.DOTALL)

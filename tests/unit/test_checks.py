@@ -12,7 +12,7 @@ import torch
 
 from mmobjectives._checks import REDUCTIONS, check_index_range, check_index_tensor, check_reduction, reduce
 
-LOSSES = Path(__file__).resolve().parents[1] / "mmobjectives" / "losses"
+LOSSES = Path(__file__).resolve().parents[2] / "mmobjectives" / "losses"
 
 
 # -- check_reduction / reduce ----------------------------------------------------------------------------------

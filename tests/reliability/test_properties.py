@@ -2,7 +2,7 @@
 
 Already covered elsewhere, and not repeated here:
 
-* InfoNCE from embeddings (``tests/test_contrastive.py``): invariant to permuting the pairs jointly
+* InfoNCE from embeddings (``tests/unit/losses/test_contrastive.py``): invariant to permuting the pairs jointly
   (``test_info_nce_invariant_to_joint_permutation``), >= 0 with its MI bound <= log N
   (``test_info_nce_nonnegative_and_mi_bound_capped``), symmetric = mean of both directions
   (``test_symmetric_is_mean_of_both_directions``), all for τ in [1e-2, 2].

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tools import bench
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_bench_runs_a_notebook_and_reads_its_quality_rows_back(tmp_path: Path) -> None:

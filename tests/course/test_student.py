@@ -2,7 +2,7 @@
 
 The instructor notebooks (``notebooks/``) keep their solutions in cells tagged ``solution``; ``tools/make_student.py``
 turns each into stubs that raise ``NotImplementedError``. ``tools/course_run.py`` executes every notebook once, top
-to bottom, in the smoke budget (shared with tests/test_site.py, and with nbval when it runs in the same session:
+to bottom, in the smoke budget (shared with tests/course/test_site.py, and with nbval when it runs in the same session:
 ``tools/nbval_course.py``), and at each exercise also runs the student's stub and a deliberately wrong
 implementation against the self-check. The student version then runs with errors only in
 its self-check cells, and only ``ExerciseNotDone`` (the self-checks' word for ``NotImplementedError``): its other
@@ -22,7 +22,7 @@ from IPython.core.inputtransformer2 import TransformerManager
 
 from tools import course_run, make_student
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # after nbval, when it runs in this session: then its run of each notebook is the one these tests read
 pytestmark = pytest.mark.course_run
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

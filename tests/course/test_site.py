@@ -1,7 +1,7 @@
 """The course as published: a static site built from the executed notebooks, and the way into Colab.
 
 ``make site`` executes every notebook in the default budget; here the site is built from the smoke-budget runs
-that tests/test_student.py reads anyway (``tools/course_run.cached_run``: nbval's run when nbval runs in the same
+that tests/course/test_student.py reads anyway (``tools/course_run.cached_run``: nbval's run when nbval runs in the same
 session, else one nbclient run per notebook and process).
 """
 
@@ -16,7 +16,7 @@ import pytest
 
 from tools import build_site, course_run
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # after nbval, when it runs in this session: then its run of each notebook is the one these tests read
 pytestmark = pytest.mark.course_run
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

@@ -4,7 +4,7 @@ nothing hangs, and a failing process of the distributed demo stops the other wit
 Downloads are tested against a local HTTP server on 127.0.0.1 that misbehaves on request: it cuts the connection
 half-way through a file, stalls half-way, never answers, or serves corrupted bytes. A read-only or full cache is
 simulated by replacing the temp-file factory of ``mmobjectives.data.mnist`` (the tests run as root here, and root
-ignores file permissions; the real ``chmod`` test runs where it can). ``tests/test_images.py`` already covers a
+ignores file permissions; the real ``chmod`` test runs where it can). ``tests/unit/data/test_images.py`` already covers a
 corrupted *cached* file, a server serving wrong bytes, dead mirrors, the offline switch and an unusable cache path:
 not repeated here.
 """

@@ -1,7 +1,7 @@
 """Streaming InfoNCE (``info_nce(..., chunk_size=B)``): the dense loss and gradients, in O(N·B) memory.
 
 The reference is the dense path (the N×N logit matrix and autograd through ``log_softmax``), itself tested against
-``F.cross_entropy`` in tests/test_contrastive.py; the custom backward is also checked by ``torch.autograd.gradcheck``.
+``F.cross_entropy`` in tests/unit/losses/test_contrastive.py; the custom backward is also checked by ``torch.autograd.gradcheck``.
 """
 
 from __future__ import annotations
