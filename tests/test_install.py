@@ -4,6 +4,7 @@ it, and ``make test-min`` installs into its own environment under constraints-mi
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -19,12 +20,16 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make
 def _dry_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     # a fresh VENV path, so that make plans the whole install even where .venv already exists
     venv = tmp_path / "venv"
+    # Under `make test TORCH_SPEC=...` (CI) make hands its command-line variables to child makes through MAKEFLAGS;
+    # each case here must see only the variables it passes.
+    env = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "TORCH", "TORCH_SPEC"}}
     return subprocess.run(
         ["make", "-n", *args, f"VENV={venv}", f"MIN_VENV={tmp_path / 'venv-min'}"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
+        env=env,
     )
 
 
