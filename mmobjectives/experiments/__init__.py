@@ -26,7 +26,7 @@ from .diffusion import (
     run_sampler,
 )
 from .score import LangevinRun, MixtureField, ScoreError, langevin_run, mixture_field, score_error
-from .system import RoundTrip, round_trip
+from .system import RoundTrip, System, round_trip
 
 __all__ = [
     "FORWARD_PROCESSES",
@@ -42,6 +42,7 @@ __all__ = [
     "SamplingTradeoff",
     "ScoreError",
     "SoftmaxSummary",
+    "System",
     "calibration",
     "contrastive_temperature",
     "forward_marginal",

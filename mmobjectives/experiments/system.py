@@ -8,9 +8,36 @@ from dataclasses import dataclass
 import torch
 
 from .. import metrics, models, recipes, sampling
-from .._checks import check_int, check_real
+from .._checks import check_int, check_real, describe
 
-__all__ = ["RoundTrip", "round_trip"]
+__all__ = ["RoundTrip", "System", "round_trip"]
+
+
+@dataclass(frozen=True)
+class System:
+    """Notebook 07's trained parts, passed around as one: CLIP, the CLIP-conditioned diffusion model and its
+    schedule, the multimodal GPT with its sequence vocabulary, and the CE captioner that reads images back."""
+
+    clip: models.DualEncoder
+    diffusion: models.TextConditionedEpsNet
+    schedule: sampling.VPSchedule
+    gpt: models.TinyGPT
+    sequences: recipes.MultimodalSequences
+    captioner: models.Captioner
+
+    def __post_init__(self) -> None:
+        expected = {
+            "clip": models.DualEncoder,
+            "diffusion": models.TextConditionedEpsNet,
+            "schedule": sampling.VPSchedule,
+            "gpt": models.TinyGPT,
+            "sequences": recipes.MultimodalSequences,
+            "captioner": models.Captioner,
+        }
+        for name, kind in expected.items():
+            value = getattr(self, name)
+            if not isinstance(value, kind):
+                raise TypeError(f"{name} must be a {kind.__module__}.{kind.__qualname__}, got {describe(value)}")
 
 
 @dataclass(frozen=True)
@@ -32,12 +59,7 @@ def round_trip(
     w: float,
     seed: int,
     *,
-    clip: models.DualEncoder,
-    diffusion: models.TextConditionedEpsNet,
-    schedule: sampling.VPSchedule,
-    gpt: models.TinyGPT,
-    sequences: recipes.MultimodalSequences,
-    captioner: models.Captioner,
+    system: System,
     n: int = 4,
     n_steps: int = 200,
 ) -> RoundTrip:
@@ -48,6 +70,10 @@ def round_trip(
         raise ValueError(f"caption must be a non-empty str, got {caption!r}")
     w = check_real(w, "w")  # >= 0 is checked by sampling.sample_guided
     n = check_int(n, "n", minimum=1)
+    if not isinstance(system, System):
+        raise TypeError(f"system must be an experiments.System (the trained parts), got {describe(system)}")
+    clip, diffusion, schedule, gpt = system.clip, system.diffusion, system.schedule, system.gpt
+    sequences, captioner = system.sequences, system.captioner
     g = torch.Generator().manual_seed(check_int(seed, "seed", minimum=0))
     tokenizer = sequences.vocab.text
     tokens = tokenizer.encode([caption])

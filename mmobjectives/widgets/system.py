@@ -10,8 +10,9 @@ import ipywidgets as ipw
 import torch
 from matplotlib.figure import Figure
 
-from .. import models, recipes, sampling, viz
-from ..experiments.system import RoundTrip, round_trip
+from .. import viz
+from .._checks import describe
+from ..experiments.system import RoundTrip, System, round_trip
 from .panel import Panel
 
 
@@ -33,13 +34,8 @@ def _render_round_trip(result: RoundTrip, figure: Figure) -> str:
 
 def round_trip_panel(
     captions: Sequence[str],
+    system: System,
     *,
-    clip: models.DualEncoder,
-    diffusion: models.TextConditionedEpsNet,
-    schedule: sampling.VPSchedule,
-    gpt: models.TinyGPT,
-    sequences: recipes.MultimodalSequences,
-    captioner: models.Captioner,
     n: int = 4,
     n_steps: int = 200,
     strict: bool | None = None,
@@ -54,16 +50,9 @@ def round_trip_panel(
         "w": ipw.FloatSlider(value=2.0, min=0.0, max=4.0, step=0.5, description="guidance w"),
         "seed": ipw.IntSlider(value=0, min=0, max=9, description="seed"),
     }
-    fixed = {
-        "clip": clip,
-        "diffusion": diffusion,
-        "schedule": schedule,
-        "gpt": gpt,
-        "sequences": sequences,
-        "captioner": captioner,
-        "n": n,
-        "n_steps": n_steps,
-    }
+    if not isinstance(system, System):
+        raise TypeError(f"system must be an experiments.System (the trained parts), got {describe(system)}")
+    fixed = {"system": system, "n": n, "n_steps": n_steps}
     return Panel(
         round_trip,
         _render_round_trip,
