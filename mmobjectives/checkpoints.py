@@ -19,6 +19,7 @@ import functools
 import hashlib
 import os
 import tempfile
+import types
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,7 +34,16 @@ import mmobjectives
 from . import config
 from ._checks import describe
 
-__all__ = ["Checkpoint", "CheckpointWarning", "checkpoint_key", "checkpoint_path", "load", "rng_states", "save"]
+__all__ = [
+    "Checkpoint",
+    "CheckpointWarning",
+    "checkpoint_key",
+    "checkpoint_path",
+    "fingerprint",
+    "load",
+    "rng_states",
+    "save",
+]
 
 FORMAT = 1
 _FIELDS = {"format", "recipe", "key", "state", "loss", "seconds", "device", "rng"}
@@ -88,6 +98,119 @@ def checkpoint_key(recipe: str, **arguments: object) -> str:
     _feed(digest, {"recipe": recipe, "version": mmobjectives.__version__, "source": _source_fingerprint()})
     _feed(digest, arguments)
     return digest.hexdigest()
+
+
+_MAX_DEPTH = 6  # how far fingerprint follows references (functions → their globals → their attributes ...)
+
+
+def fingerprint(value: object) -> tuple[str, tuple[torch.Generator, ...]]:
+    """A hash of what ``value`` computes, and the random generators it draws from, for keying a notebook's own
+    training run (``recipes.fit_cached``): a function by its bytecode, constants, default arguments, closure and
+    the globals it names — followed into the functions, objects, tensors and numbers they hold (a module by its
+    name: the package's own code is in every key already); a tensor by its bytes; an object by its type and
+    attributes. A ``torch.Generator`` is not hashed but returned, in the order first met, so that the caller can
+    key its state at entry and restore its state after training. References deeper than a few levels count by
+    their type only."""
+    digest = hashlib.sha256()
+    generators: list[torch.Generator] = []
+    _fingerprint(digest, value, generators, depth=0, seen=set())
+    return digest.hexdigest(), tuple(generators)
+
+
+def _code_names(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _code_names(const)
+    return names
+
+
+def _feed_code(digest: hashlib._Hash, code: types.CodeType) -> None:
+    digest.update(b"code:" + code.co_code)
+    _feed(digest, list(code.co_names))
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            _feed_code(digest, const)
+        else:
+            _feed(digest, repr(const))
+
+
+def _fingerprint(
+    digest: hashlib._Hash, value: object, generators: list[torch.Generator], depth: int, seen: set[int]
+) -> None:
+    if isinstance(value, torch.Generator):
+        index = next((i for i, g in enumerate(generators) if g is value), None)
+        if index is None:
+            generators.append(value)
+            index = len(generators) - 1
+        _feed(digest, f"generator#{index}")
+        return
+    if value is None or isinstance(value, (bool, int, float, str, np.integer, np.floating, torch.device)):
+        _feed(digest, value)
+        return
+    if isinstance(value, torch.Tensor):
+        _feed(digest, value)
+        return
+    if isinstance(value, np.ndarray) and value.dtype != object:
+        _feed(digest, torch.from_numpy(np.ascontiguousarray(value)))
+        return
+    if isinstance(value, types.ModuleType):
+        _feed(digest, f"module:{value.__name__}")
+        return
+    if isinstance(value, (type, types.BuiltinFunctionType)) or callable(value) and not hasattr(value, "__dict__"):
+        _feed(digest, f"{type(value).__name__}:{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', '')}")
+        return
+    if id(value) in seen or depth > _MAX_DEPTH:
+        _feed(digest, f"ref:{type(value).__qualname__}")
+        return
+    seen.add(id(value))
+    deeper = functools.partial(_fingerprint, digest, generators=generators, depth=depth + 1, seen=seen)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
+        _feed(digest, f"{type(value).__name__}{len(items)}")
+        for item in items:
+            deeper(item)
+    elif isinstance(value, Mapping):
+        _feed(digest, f"map{len(value)}")
+        for name in sorted(value, key=str):
+            _feed(digest, str(name))
+            deeper(value[name])
+    elif isinstance(value, types.MethodType):
+        _feed(digest, "method")
+        deeper(value.__func__)
+        deeper(value.__self__)
+    elif isinstance(value, functools.partial):
+        _feed(digest, "partial")
+        deeper(value.func)
+        deeper(value.args)
+        deeper(value.keywords)
+    elif isinstance(value, types.FunctionType):
+        _feed_code(digest, value.__code__)
+        deeper(value.__defaults__)
+        deeper(value.__kwdefaults__)
+        deeper([cell.cell_contents for cell in value.__closure__ or () if _cell_is_set(cell)])
+        names = sorted(name for name in _code_names(value.__code__) if name in value.__globals__)
+        deeper({name: value.__globals__[name] for name in names})
+    elif isinstance(value, nn.Module):
+        _feed(digest, f"module-object:{type(value).__qualname__}")
+        _feed(digest, dict(value.state_dict()))
+    else:
+        _feed(digest, f"object:{type(value).__module__}.{type(value).__qualname__}")
+        attributes = getattr(value, "__dict__", None)
+        if attributes is None and hasattr(value, "__slots__"):
+            attributes = {name: getattr(value, name) for name in value.__slots__ if hasattr(value, name)}
+        if attributes is not None:
+            deeper(dict(attributes))
+        else:
+            _feed(digest, repr(value))
+
+
+def _cell_is_set(cell: types.CellType) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 - an empty cell raises ValueError
+    except ValueError:
+        return False
+    return True
 
 
 def checkpoint_path(recipe: str, key: str) -> Path:

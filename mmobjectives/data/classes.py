@@ -7,7 +7,7 @@ Bayes' rule gives the true posterior in closed form,
     p(k \mid x) = \operatorname{softmax}_k\big(\log \pi_k + \log \mathcal N(x;\ \mu_k,\ s_k^2 I_D)\big),
 
 computed with log-sum-exp so that it stays finite far from every class. The test cross-entropy of any model
-:math:`q` splits as :math:`\mathbb E[-\log q(y\mid x)] = H(Y\mid X) + \mathbb E_x\,\mathrm{KL}(p(\cdot\mid x)\,\|\,q(\cdot\mid x))`,
+:math:`p_\theta` splits as :math:`\mathbb E[-\log p_\theta(y\mid x)] = H(Y\mid X) + \mathbb E_x\,\mathrm{KL}(p(\cdot\mid x)\,\|\,p_\theta(\cdot\mid x))`,
 so the conditional entropy
 
 .. math::

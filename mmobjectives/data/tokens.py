@@ -8,20 +8,20 @@ k-means (scikit-learn), which minimises the squared quantisation error
     \sum_{u} \min_k \lVert u - c_k \rVert^2 .
 
 An image becomes the grid of its patches' nearest-centroid indices,
-:math:`z_{ij} = \arg\min_k \lVert u_{ij} - c_k \rVert`: :math:`(H/p)(W/p)` tokens from a vocabulary of
-:math:`K`, and decoding puts :math:`c_{z_{ij}}` back in place. This is the discrete bottleneck of VQ-VAE / VQGAN
+:math:`v_{ij} = \arg\min_k \lVert u_{ij} - c_k \rVert`: :math:`M = (H/p)(W/p)` tokens from a vocabulary of
+:math:`K`, and decoding puts :math:`c_{v_{ij}}` back in place. This is the discrete bottleneck of VQ-VAE / VQGAN
 image tokenizers with the encoder and decoder reduced to "cut into patches" and "paste patches back".
 
 **One shared vocabulary** (``MultimodalVocabulary``). Text tokens keep their ids from
 :class:`~mmobjectives.data.Tokenizer`; four modality markers ``<img> </img> <txt> </txt>`` and the :math:`K`
 image codes are appended after them. A pair becomes either
 
-* image first: ``<img> z_1 … z_n </img> <txt> w_1 … w_m </txt>`` (read as: captioning), or
-* text first: ``<txt> w_1 … w_m </txt> <img> z_1 … z_n </img>`` (read as: generation),
+* image first: ``<img> v_1 … v_M </img> <txt> w_1 … w_m </txt>`` (read as: captioning), or
+* text first: ``<txt> w_1 … w_m </txt> <img> v_1 … v_M </img>`` (read as: generation),
 
 right-padded with ``<pad>``. Which tokens may come next is fixed by the format alone
 (``MultimodalVocabulary.allowed_next``): inside an image only codes, then ``</img>`` after exactly
-:math:`n` codes; inside a caption only words or ``</txt>``. Restricting each prediction to that set (a logit mask)
+:math:`M` codes; inside a caption only words or ``</txt>``. Restricting each prediction to that set (a logit mask)
 makes every sampled sequence well formed, and makes "nats per image token" and "nats per text token"
 cross-entropies over each modality's own vocabulary.
 """
@@ -151,7 +151,7 @@ class ImageTokenizer:
         return self
 
     def encode(self, images: Any) -> torch.Tensor:
-        r""":math:`z_{ij} = \arg\min_k \lVert u_{ij} - c_k\rVert`: (N, 1, H, W) images -> (N, H/p, W/p) int64."""
+        r""":math:`v_{ij} = \arg\min_k \lVert u_{ij} - c_k\rVert`: (N, 1, H, W) images -> (N, H/p, W/p) int64."""
         self._require_fit()
         u = self.patches(images)
         n, gh, gw, d = u.shape
@@ -161,11 +161,11 @@ class ImageTokenizer:
     def decode(self, tokens: Any) -> torch.Tensor:
         """(N, H/p, W/p) or raster-order (N, (H/p)(W/p)) codes -> (N, 1, H, W) float32 images of centroids."""
         self._require_fit()
-        z = self._as_codes(tokens)
-        n = z.shape[0]
+        codes = self._as_codes(tokens)
+        n = codes.shape[0]
         gh, gw = self.grid_shape
         p = self.patch_size
-        u = self.codebook[z.reshape(n, gh, gw)]
+        u = self.codebook[codes.reshape(n, gh, gw)]
         return u.reshape(n, gh, gw, p, p).permute(0, 1, 3, 2, 4).reshape(n, 1, gh * p, gw * p)
 
     def _as_codes(self, tokens: Any) -> torch.Tensor:
@@ -179,13 +179,13 @@ class ImageTokenizer:
 
     def flatten(self, tokens: torch.Tensor) -> torch.Tensor:
         """(N, H/p, W/p) grid -> (N, (H/p)(W/p)) raster order (row by row)."""
-        z = self._as_codes(tokens)
-        return z.reshape(z.shape[0], -1)
+        codes = self._as_codes(tokens)
+        return codes.reshape(codes.shape[0], -1)
 
     def unflatten(self, tokens: torch.Tensor) -> torch.Tensor:
         """(N, (H/p)(W/p)) raster order -> (N, H/p, W/p) grid."""
-        z = self._as_codes(tokens)
-        return z.reshape(z.shape[0], *self.grid_shape)
+        codes = self._as_codes(tokens)
+        return codes.reshape(codes.shape[0], *self.grid_shape)
 
     def reconstruction_error(self, images: Any) -> float:
         """Mean squared error per pixel of ``decode(encode(images))`` against ``images``."""
@@ -196,13 +196,14 @@ class ImageTokenizer:
 class MultimodalVocabulary:
     r"""Text ids, modality markers and image codes in one vocabulary, and the sequences built from them.
 
-    Ids: the text tokenizer's ``0 .. T-1`` (``<pad>`` = 0 pads every sequence), then ``<img> </img> <txt>
-    </txt>`` at ``T .. T+3``, then image code :math:`k` at ``T + 4 + k``. Vocabulary size :math:`T + 4 + K`.
+    Ids: the text tokenizer's ``0 .. V_txt-1`` (``<pad>`` = 0 pads every sequence; ``V_txt`` is its
+    ``vocab_size``), then ``<img> </img> <txt> </txt>`` at ``V_txt .. V_txt+3``, then image code :math:`k` at
+    ``V_txt + 4 + k``. Vocabulary size ``V_txt + 4 + K``.
 
     Args:
         text_tokenizer: the word tokenizer of the captions (:class:`~mmobjectives.data.Tokenizer`).
         codebook_size: :math:`K`, the number of image codes.
-        image_tokens: :math:`n`, the number of codes per image (``ImageTokenizer.tokens_per_image``).
+        image_tokens: :math:`M`, the number of codes per image (``ImageTokenizer.tokens_per_image``).
     """
 
     def __init__(self, text_tokenizer: Tokenizer, codebook_size: int, image_tokens: int) -> None:
@@ -259,13 +260,13 @@ class MultimodalVocabulary:
 
     def _codes(self, image_codes: torch.Tensor, n: int) -> torch.Tensor:
         check_index_tensor(image_codes, "image_codes", what="codes")
-        z = image_codes.reshape(image_codes.shape[0], -1) if image_codes.dim() == 3 else image_codes
-        if z.dim() != 2 or z.shape != (n, self.image_tokens):
+        flat = image_codes.reshape(image_codes.shape[0], -1) if image_codes.dim() == 3 else image_codes
+        if flat.dim() != 2 or flat.shape != (n, self.image_tokens):
             raise ValueError(
                 f"image_codes must be ({n}, {self.image_tokens}) raster-order codes (or an (N, h, w) grid), "
                 f"one row per caption, got {describe(image_codes)}"
             )
-        return check_index_range(z, "image_codes", self.codebook_size, what="codes").long().cpu() + self.image_offset
+        return check_index_range(flat, "image_codes", self.codebook_size, what="codes").long().cpu() + self.image_offset
 
     def image_first(self, image_codes: torch.Tensor, text_tokens: torch.Tensor) -> torch.Tensor:
         """``<img> codes </img> <txt> words </txt>`` per pair, right-padded with ``<pad>``: int64 (N, L)."""
@@ -282,9 +283,9 @@ class MultimodalVocabulary:
         return self._pad(rows)
 
     def image_prompt(self, image_codes: torch.Tensor) -> torch.Tensor:
-        """``<img> codes </img> <txt>``: (N, n + 3), the prompt that asks for a caption."""
+        """``<img> codes </img> <txt>``: (N, M + 3), the prompt that asks for a caption."""
         if not isinstance(image_codes, torch.Tensor) or image_codes.dim() < 2:
-            raise TypeError(f"image_codes must be an (N, n) or (N, h, w) integer tensor, got {describe(image_codes)}")
+            raise TypeError(f"image_codes must be an (N, M) or (N, h, w) integer tensor, got {describe(image_codes)}")
         n = image_codes.shape[0]
         codes = self._codes(image_codes, n)
         head = torch.full((n, 1), self.img)
@@ -332,7 +333,7 @@ class MultimodalVocabulary:
         return out
 
     def image_codes_of(self, tokens: torch.Tensor) -> torch.Tensor:
-        """The ``n`` codes after the first ``<img>`` of each row: (N, n) in :math:`[0, K)`."""
+        """The :math:`M` codes after the first ``<img>`` of each row: (N, M) in :math:`[0, K)`."""
         tokens = self._check_tokens(tokens, "tokens", dims=(2,))
         out = torch.empty(tokens.shape[0], self.image_tokens, dtype=torch.long)
         for r, row in enumerate(tokens.tolist()):
@@ -370,7 +371,7 @@ class MultimodalVocabulary:
     def allowed_next(self, tokens: torch.Tensor) -> torch.Tensor:
         r"""(N, L) sequences -> (N, L, V) bool: ``[:, t]`` is the set of tokens that may follow ``tokens[:, :t+1]``.
 
-        After ``<img>`` and fewer than :math:`n` codes: codes only; after :math:`n` codes: ``</img>``.
+        After ``<img>`` and fewer than :math:`M` codes: codes only; after :math:`M` codes: ``</img>``.
         After ``<txt>`` or a word: words or ``</txt>``. After a closing marker: the other modality's opening
         marker if that modality has not appeared yet, else ``<pad>``. After ``<pad>``: ``<pad>``.
         """

@@ -72,9 +72,10 @@ class ContrastiveTemperature:
 
 
 def contrastive_temperature(similarity: Numbers, temperature: float) -> ContrastiveTemperature:
-    r"""For an (N, N) cosine-similarity matrix (true pairs on the diagonal): the softmax over candidates of each
-    row, :math:`p_{ij} = e^{s_{ij}/\tau}/\sum_k e^{s_{ik}/\tau}`, and the per-pair symmetric InfoNCE loss
-    (``losses.info_nce_logits(S/τ, reduction="none")``). Notebook 01, section 3 widget.
+    r"""For an (N, N) cosine-similarity matrix :math:`\langle a_i, b_j\rangle` (true pairs on the diagonal): the
+    softmax over candidates of each row, :math:`P_{ij} = e^{S_{ij}}/\sum_k e^{S_{ik}}` with the logits
+    :math:`S_{ij} = \langle a_i, b_j\rangle/\tau`, and the per-pair symmetric InfoNCE loss
+    (``losses.info_nce_logits(similarity / τ, reduction="none")``). Notebook 01, section 3 widget.
     """
     sim = check_finite(as_float_tensor(similarity, "similarity"), "similarity").detach().cpu()
     if sim.dim() != 2 or sim.shape[0] != sim.shape[1] or sim.shape[0] < 2:

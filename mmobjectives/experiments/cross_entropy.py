@@ -27,7 +27,8 @@ __all__ = ["Calibration", "SoftmaxSummary", "calibration", "softmax_temperature"
 
 @dataclass(frozen=True)
 class SoftmaxSummary:
-    r"""The softmax at temperature :math:`T`: :math:`p_k = e^{z_k/T}/\sum_j e^{z_j/T}`, its entropy, a label's CE."""
+    r"""The softmax at temperature :math:`\tau` of logits :math:`o`: :math:`p_k = e^{o_k/\tau}/\sum_j e^{o_j/\tau}`,
+    its entropy, a label's CE."""
 
     logits: np.ndarray
     temperature: float

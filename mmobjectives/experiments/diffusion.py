@@ -102,7 +102,7 @@ def guided_digits(
     seed: int = 0,
 ) -> GuidedDigits:
     r"""Sample ``n_per_class`` images of every digit from a ``models.ConditionalEpsNet`` with classifier-free
-    guidance scale ``w`` (``sampling.sample_guided_images``:
+    guidance weight ``w`` (``sampling.sample_guided_images``:
     :math:`\tilde\varepsilon = (1+w)\hat\varepsilon(x,t,c) - w\hat\varepsilon(x,t,\varnothing)`, reverse SDE), and
     grade them with ``classifier``. Notebook 04, section 6 widget."""
     if not isinstance(model, models.ConditionalEpsNet):

@@ -8,7 +8,7 @@ By the chain rule of probability, any distribution over sequences factorises as
 so the negative log-likelihood of a sequence is a *sum of per-token cross-entropies*,
 
 .. math::
-    -\log p_\theta(x_{2:T} \mid x_1) = \sum_{t=2}^{T} -\log q_\theta(x_t \mid x_{<t}),
+    -\log p_\theta(x_{2:T} \mid x_1) = \sum_{t=2}^{T} -\log p_\theta(x_t \mid x_{<t}),
 
 and a causal model (position :math:`t` sees only tokens :math:`\le t`) trained with teacher forcing minimises
 exactly this. Its per-token average can never go below the source's entropy rate
@@ -38,7 +38,7 @@ def autoregressive_nll(
     Position :math:`t` predicts token :math:`t+1`, so the loss scores ``tokens[:, 1:]`` under ``logits[:, :-1]``:
 
     .. math::
-        \mathcal L = -\frac{1}{|\mathcal M|} \sum_{(b, t) \in \mathcal M} \log q_\theta(x_{b,t+1} \mid x_{b,\le t}),
+        \mathcal L = -\frac{1}{|\mathcal M|} \sum_{(b, t) \in \mathcal M} \log p_\theta(x_{b,t+1} \mid x_{b,\le t}),
 
     with :math:`\mathcal M` the predicted positions whose target is not ``ignore_index``. Summed over a
     sequence, these per-token cross-entropies are :math:`-\log p_\theta(x_{2:T} \mid x_1)` (chain rule); the first
@@ -64,5 +64,5 @@ def autoregressive_nll(
     # only tokens[:, 1:] are targets: the first token is context and may be an id outside the predicted
     # vocabulary (a <bos> that is never predicted, as in notebook 05's enumeration)
     kept_indices(tokens[:, 1:], "tokens", logits.shape[2], check_int(ignore_index, "ignore_index"), what="token ids")
-    # −log p(x_{2:T} | x_1) = Σ_t −log q(x_{t+1} | x_{≤t}): position t's logits score token t + 1
+    # −log p_θ(x_{2:T} | x_1) = Σ_t −log p_θ(x_{t+1} | x_{≤t}): position t's logits score token t + 1
     return sequence_cross_entropy(logits[:, :-1], tokens[:, 1:], ignore_index=ignore_index, reduction=reduction)

@@ -105,19 +105,19 @@ def info_nce_logits(logits: torch.Tensor, *, symmetric: bool = True, reduction: 
     matrix when symmetric). Notebook 01, section 1; a learned critic's scores go here in section 2.
     """
     _check_square_logits(logits, reduction, symmetric)
-    (s,) = upcast_half(logits)
-    row = -torch.log_softmax(s, dim=1).diagonal()  # ℓ_i^{a→b} = −log e^{s_ii} / Σ_j e^{s_ij}
+    (S,) = upcast_half(logits)
+    row = -torch.log_softmax(S, dim=1).diagonal()  # ℓ_i^{a→b} = −log e^{S_ii} / Σ_j e^{S_ij}
     if not symmetric:
         return reduce(row, reduction)
-    col = -torch.log_softmax(s, dim=0).diagonal()  # ℓ_i^{b→a} = −log e^{s_ii} / Σ_j e^{s_ji}
+    col = -torch.log_softmax(S, dim=0).diagonal()  # ℓ_i^{b→a} = −log e^{S_ii} / Σ_j e^{S_ji}
     return reduce(0.5 * (row + col), reduction)  # ℓ_i = ½(ℓ_i^{a→b} + ℓ_i^{b→a})
 
 
 class _StreamingInfoNCE(torch.autograd.Function):
     """Per-pair InfoNCE terms from embeddings, B rows of logits at a time (see the module docstring).
 
-    Each log-sum-exp is kept as a pair (m, r): the maximum and the log of the sum of exp(s - m), so that
-    exp(s - lse) is computed as exp((s - m) - r), as ``log_softmax`` does, and never loses the low bits of a large
+    Each log-sum-exp is kept as a pair (m, r): the maximum and the log of the sum of exp(S_ij - m), so that
+    exp(S_ij - lse) is computed as exp((S_ij - m) - r), as ``log_softmax`` does, and never loses the low bits of a large
     log-sum-exp rounded to float32.
     """
 
@@ -130,7 +130,7 @@ class _StreamingInfoNCE(torch.autograd.Function):
         col_log = torch.zeros(n, dtype=a.dtype, device=a.device)
         for start in range(0, n, chunk_size):
             stop = min(start + chunk_size, n)
-            block = torch.mm(a[start:stop], b.T).mul_(inv_tau)  # s_ij for i in the block, every j
+            block = torch.mm(a[start:stop], b.T).mul_(inv_tau)  # S_ij for i in the block, every j
             m = block.amax(dim=1)
             row_max[start:stop] = m
             row_log[start:stop] = torch.sub(block, m[:, None]).exp_().sum(dim=1).log_()
@@ -140,7 +140,7 @@ class _StreamingInfoNCE(torch.autograd.Function):
                 new_max = torch.maximum(col_max, m_block)
                 col_log = torch.logaddexp(col_max - new_max + col_log, m_block - new_max + log_block)
                 col_max = new_max
-        diag = (a * b).sum(dim=1).mul_(inv_tau)  # s_ii
+        diag = (a * b).sum(dim=1).mul_(inv_tau)  # S_ii
         ctx.save_for_backward(a, b, tau, row_max, row_log, col_max, col_log)
         ctx.chunk_size, ctx.symmetric = chunk_size, symmetric
         row = (row_max - diag) + row_log
@@ -154,7 +154,7 @@ class _StreamingInfoNCE(torch.autograd.Function):
         chunk_size, symmetric = ctx.chunk_size, ctx.symmetric
         g_row = 0.5 * grad if symmetric else grad
         g_col = 0.5 * grad if symmetric else None
-        g_diag = g_row + g_col if symmetric else g_row  # the -delta_ij terms: pair i's own logit s_ii
+        g_diag = g_row + g_col if symmetric else g_row  # the -delta_ij terms: pair i's own logit S_ii
         inv_tau = 1.0 / tau
         grad_a = torch.empty_like(a)
         grad_b = torch.zeros_like(b)
@@ -164,7 +164,7 @@ class _StreamingInfoNCE(torch.autograd.Function):
             stop = min(start + chunk_size, a.shape[0])
             rows = slice(start, stop)
             block = torch.mm(a[rows], b.T).mul_(inv_tau)
-            # dL/ds_ij = g_row_i (P_row_ij - delta_ij) + g_col_j (P_col_ij - delta_ij), for the block's rows
+            # dL/dS_ij = g_row_i (P_row_ij - delta_ij) + g_col_j (P_col_ij - delta_ij), for the block's rows
             d_block = torch.sub(block, row_max[rows, None]).sub_(row_log[rows, None]).exp_().mul_(g_row[rows, None])
             if symmetric:
                 d_block.add_(torch.sub(block, col_max[None, :]).sub_(col_log[None, :]).exp_().mul_(g_col[None, :]))
@@ -214,7 +214,7 @@ def info_nce(
     if normalize:
         a, b = F.normalize(a, dim=1), F.normalize(b, dim=1)  # a_i ← a_i / ‖a_i‖, b_j ← b_j / ‖b_j‖
     if chunk_size is None:
-        logits = (a @ b.T) / tau  # s_ij = ⟨a_i, b_j⟩ / τ
+        logits = (a @ b.T) / tau  # S_ij = ⟨a_i, b_j⟩ / τ
         return info_nce_logits(logits, symmetric=symmetric, reduction=reduction)
     tau_tensor = torch.as_tensor(tau).to(dtype=a.dtype, device=a.device)
     per_pair = _StreamingInfoNCE.apply(a, b, tau_tensor, chunk_size, symmetric)  # the same ℓ_i, B rows at a time
@@ -233,11 +233,12 @@ def sigmoid_contrastive(
     r"""SigLIP's pairwise sigmoid loss: every (i, j) is an independent binary classification "is this a pair?".
 
     .. math::
-        \mathcal L = -\frac1N \sum_{i=1}^N \sum_{j=1}^N \log \sigma\big(z_{ij}\,(\langle a_i, b_j\rangle/\tau + b)\big),
-        \qquad z_{ij} = \begin{cases} +1 & i = j\\ -1 & i \ne j\end{cases}
+        \mathcal L = -\frac1N \sum_{i=1}^N \sum_{j=1}^N \log \sigma\big((2\delta_{ij} - 1)\,(S_{ij} + \mathrm{bias})\big),
+        \qquad S_{ij} = \langle a_i, b_j\rangle/\tau,
 
-    — a binary cross-entropy over the N² entries of the logit matrix, normalised by N as in Zhai et al. (2023); no
-    softmax over the batch, so no batch-wide normaliser. ``reduction="none"`` returns the (N,) row sums.
+    with :math:`2\delta_{ij} - 1 = +1` for a true pair (:math:`i = j`) and :math:`-1` otherwise: a binary
+    cross-entropy over the N² entries of the logit matrix, normalised by N as in Zhai et al. (2023); no softmax
+    over the batch, so no batch-wide normaliser. ``reduction="none"`` returns the (N,) row sums.
     The bridge from contrastive learning to binary cross-entropy (notebook 01, section 3; notebook 02).
     """
     tau = _check_pairs(z_a, z_b, temperature, reduction, normalize=normalize)
@@ -246,6 +247,6 @@ def sigmoid_contrastive(
     a, b = upcast_half(z_a, z_b)
     if normalize:
         a, b = F.normalize(a, dim=1), F.normalize(b, dim=1)
-    logits = (a @ b.T) / tau + bias  # ⟨a_i, b_j⟩ / τ + bias
-    signs = 2 * torch.eye(logits.shape[0], dtype=logits.dtype, device=logits.device) - 1  # z_ij = ±1
-    return reduce(-F.logsigmoid(signs * logits).sum(dim=1), reduction)  # Σ_j −log σ(z_ij · logit_ij)
+    logits = (a @ b.T) / tau + bias  # S_ij + bias, S_ij = ⟨a_i, b_j⟩ / τ
+    signs = 2 * torch.eye(logits.shape[0], dtype=logits.dtype, device=logits.device) - 1  # 2δ_ij − 1 = ±1
+    return reduce(-F.logsigmoid(signs * logits).sum(dim=1), reduction)  # Σ_j −log σ((2δ_ij − 1)(S_ij + bias))

@@ -1,22 +1,23 @@
 r"""Cross-entropy for classifiers and, token by token, for sequence models with teacher forcing. Notebook 02.
 
-A model turns logits :math:`z \in \mathbb R^K` into :math:`q = \operatorname{softmax}(z)`. Its cross-entropy
-against a target distribution :math:`p` over the :math:`K` classes splits into a KL divergence and an entropy:
+A model turns logits :math:`o \in \mathbb R^K` into its distribution :math:`p_\theta = \operatorname{softmax}(o)`
+over the :math:`K` classes. Its cross-entropy against a target distribution :math:`p` splits into a KL divergence
+and an entropy:
 
 .. math::
-    \mathrm{CE}(p, q) = -\sum_{y} p(y)\log q(y)
-    = \underbrace{\sum_y p(y)\log\frac{p(y)}{q(y)}}_{\mathrm{KL}(p\,\|\,q)\ \ge\ 0}
+    \mathrm{CE}(p, p_\theta) = -\sum_{y} p(y)\log p_\theta(y)
+    = \underbrace{\sum_y p(y)\log\frac{p(y)}{p_\theta(y)}}_{\mathrm{KL}(p\,\|\,p_\theta)\ \ge\ 0}
     + \underbrace{\Big(-\sum_y p(y)\log p(y)\Big)}_{H(p)},
 
-so minimising CE over :math:`q` minimises the KL divergence, and the lowest reachable value is :math:`H(p)` (the
-Bayes floor, :math:`H(Y\mid X)` when averaged over inputs). With a class index :math:`y` (a one-hot :math:`p`)
-it is :math:`-\log q(y)`. The log-probabilities are computed with log-sum-exp,
-:math:`\log q_k = z_k - \log\sum_j e^{z_j}`, so logits of size :math:`10^4` give a finite loss, and the
+so minimising CE over :math:`\theta` minimises the KL divergence, and the lowest reachable value is :math:`H(p)`
+(the Bayes floor, :math:`H(Y\mid X)` when averaged over inputs). With a class index :math:`y` (a one-hot
+:math:`p`) it is :math:`-\log p_\theta(y)`. The log-probabilities are computed with log-sum-exp,
+:math:`\log p_\theta(k) = o_k - \log\sum_j e^{o_j}`, so logits of size :math:`10^4` give a finite loss, and the
 gradient with respect to the logits is the famous
 
 .. math::
-    \frac{\partial\, \mathrm{CE}}{\partial z} = \operatorname{softmax}(z) - p
-    \qquad(\operatorname{softmax}(z) - \operatorname{onehot}(y) \text{ for a class index}).
+    \frac{\partial\, \mathrm{CE}}{\partial o} = \operatorname{softmax}(o) - p
+    \qquad(\operatorname{softmax}(o) - \operatorname{onehot}(y) \text{ for a class index}).
 
 Notebook 02 derives both (sections "CE = KL + H" and "the Bayes floor"), adds label smoothing in the
 calibration section, scores a digit captioner with :func:`sequence_cross_entropy` (teacher forcing) and trains a
@@ -96,13 +97,16 @@ def cross_entropy(
 ) -> torch.Tensor:
     r"""Cross-entropy of (N, K) logits against class indices (N,) or probability rows (N, K).
 
-    With :math:`\log q_{ik} = z_{ik} - \log\sum_j e^{z_{ij}}` (log-sum-exp, never a log of a softmax):
+    With logits :math:`o_i` of row :math:`i` and the model's probabilities
+    :math:`\log p_\theta(k\mid x_i) = o_{ik} - \log\sum_j e^{o_{ij}}` (log-sum-exp, never a log of a softmax):
 
     .. math::
-        \ell_i = -\log q_{i y_i} \quad\text{(class index } y_i\text{)}, \qquad
-        \ell_i = -\sum_k p_{ik}\log q_{ik} = \mathrm{KL}(p_i\,\|\,q_i) + H(p_i) \quad\text{(probability row } p_i\text{)},
+        \ell_i = -\log p_\theta(y_i\mid x_i) \quad\text{(class index } y_i\text{)}, \qquad
+        \ell_i = -\sum_k p_{ik}\log p_\theta(k\mid x_i) = \mathrm{KL}\big(p_i\,\|\,p_\theta(\cdot\mid x_i)\big) + H(p_i)
+        \quad\text{(probability row } p_i\text{)},
 
-    and :math:`\partial\ell_i/\partial z_i = q_i - \operatorname{onehot}(y_i)` (resp. :math:`q_i - p_i`).
+    and :math:`\partial\ell_i/\partial o_i = p_\theta(\cdot\mid x_i) - \operatorname{onehot}(y_i)` (resp.
+    :math:`p_\theta(\cdot\mid x_i) - p_i`).
 
     Args:
         logits: (N, K) floating-point, finite. float16 / bfloat16 logits are upcast to float32 inside the loss
@@ -111,7 +115,7 @@ def cross_entropy(
             probability rows (each >= 0 and summing to 1 within 1e-4; 1e-3 for float16 and 1e-2 for bfloat16
             targets, whose rounding alone moves a row sum that far).
         label_smoothing: :math:`\varepsilon \in [0, 1]`. For class indices
-            :math:`\ell_i = (1-\varepsilon)(-\log q_{iy_i}) + \varepsilon\,\tfrac1K\sum_k(-\log q_{ik})`; for
+            :math:`\ell_i = (1-\varepsilon)\big(-\log p_\theta(y_i\mid x_i)\big) + \varepsilon\,\tfrac1K\sum_k\big(-\log p_\theta(k\mid x_i)\big)`; for
             probability rows the target becomes :math:`(1-\varepsilon)\,p_i + \varepsilon/K`. Both are the
             cross-entropy against the target mixed with the uniform distribution (notebook 02, calibration section).
         ignore_index: class-index targets equal to it contribute nothing (padding, unanswerable questions);
@@ -128,20 +132,21 @@ def cross_entropy(
     """
     eps, ignore_index, probability_rows = _check_cross_entropy(logits, target, label_smoothing, ignore_index, reduction)
     k = logits.shape[1]
-    (z,) = upcast_half(logits)
-    log_q = z - torch.logsumexp(z, dim=1, keepdim=True)  # log q_ik = z_ik − log Σ_j e^{z_ij}
+    (o,) = upcast_half(logits)
+    log_p_theta = o - torch.logsumexp(o, dim=1, keepdim=True)  # log p_θ(k | x_i) = o_ik − log Σ_j e^{o_ij}
 
     if probability_rows:
-        p = target.to(z.dtype)
+        p = target.to(o.dtype)
         if eps > 0:
             p = (1.0 - eps) * p + eps / k  # p_i ← (1 − ε) p_i + ε/K
-        return reduce(-(p * log_q).sum(dim=1), reduction)  # ℓ_i = −Σ_k p_ik log q_ik
+        return reduce(-(p * log_p_theta).sum(dim=1), reduction)  # ℓ_i = −Σ_k p_ik log p_θ(k | x_i)
 
     kept = target != ignore_index
     y = torch.where(kept, target, 0).long()  # any class at ignored rows; they are zeroed below
-    per_row = -log_q.gather(1, y[:, None]).squeeze(1)  # ℓ_i = −log q_{i y_i}
+    per_row = -log_p_theta.gather(1, y[:, None]).squeeze(1)  # ℓ_i = −log p_θ(y_i | x_i)
     if eps > 0:
-        per_row = (1.0 - eps) * per_row + eps * (-log_q.mean(dim=1))  # (1 − ε) ℓ_i + ε (1/K) Σ_k −log q_ik
+        # (1 − ε) ℓ_i + ε (1/K) Σ_k −log p_θ(k | x_i)
+        per_row = (1.0 - eps) * per_row + eps * (-log_p_theta.mean(dim=1))
     # where (not a multiplication by the mask): an ignored row gets exactly 0 and passes no gradient back
     per_row = torch.where(kept, per_row, 0.0)
     # all rows ignored: 0 / 1 = 0 (still connected to logits), where F.cross_entropy returns 0 / 0 = NaN
@@ -158,14 +163,15 @@ def sequence_cross_entropy(
     r"""Token-level cross-entropy of a sequence model trained with teacher forcing.
 
     ``logits[:, t]`` is the model's prediction for ``targets[:, t]`` (the caller has already shifted the inputs:
-    position :math:`t` sees tokens :math:`< t`), so with :math:`\log q_{bt} = \operatorname{log\,softmax}(z_{bt})`
+    position :math:`t` sees tokens :math:`< t`), so with the model's next-token distribution
+    :math:`\log p_\theta(\cdot\mid y_{b,<t}) = \operatorname{log\,softmax}(o_{bt})` of the logits :math:`o_{bt}`
 
     .. math::
-        \mathcal L = -\frac{1}{|\mathcal M|}\sum_{(b,t)\in\mathcal M} \log q_{bt}(y_{bt}),
+        \mathcal L = -\frac{1}{|\mathcal M|}\sum_{(b,t)\in\mathcal M} \log p_\theta(y_{bt}\mid y_{b,<t}),
         \qquad \mathcal M = \{(b, t) : y_{bt} \ne \texttt{ignore\_index}\},
 
     the average negative log-likelihood per (non-padding) token, in nats; :math:`e^{\mathcal L}` is the perplexity.
-    The gradient with respect to each position's logits is :math:`\operatorname{softmax}(z_{bt}) -
+    The gradient with respect to each position's logits is :math:`\operatorname{softmax}(o_{bt}) -
     \operatorname{onehot}(y_{bt})` divided by :math:`|\mathcal M|`.
 
     Args:

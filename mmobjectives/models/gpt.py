@@ -152,7 +152,7 @@ class NGramModel(nn.Module):
     follows each :math:`j` tokens, and estimates with add-``alpha`` smoothing
 
     .. math::
-        q(b \mid a_{1:j}) = \frac{N(a_{1:j}, b) + \alpha}{N(a_{1:j}) + \alpha V}.
+        p_\theta(b \mid a_{1:j}) = \frac{N(a_{1:j}, b) + \alpha}{N(a_{1:j}) + \alpha V}.
 
     ``forward(tokens)`` returns (B, T, V) log-probabilities laid out like a causal model's logits: position
     :math:`t` predicts token :math:`t+1` from the last :math:`\min(t+1, c)` tokens, so it plugs into
@@ -205,6 +205,6 @@ class NGramModel(nn.Module):
             for i in range(pos + 1 - j, pos + 1):
                 index = index * v + tokens[:, i]
             counts = self._counts(j).to(tokens.device)[index]  # (B, V)
-            # q(b | a_{1:j}) = (N(a_{1:j}, b) + α) / (N(a_{1:j}) + αV)
+            # p_θ(b | a_{1:j}) = (N(a_{1:j}, b) + α) / (N(a_{1:j}) + αV)
             out[:, pos] = torch.log(counts + self.alpha) - torch.log(counts.sum(dim=1, keepdim=True) + self.alpha * v)
         return out.to(torch.get_default_dtype())

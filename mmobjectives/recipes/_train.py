@@ -48,32 +48,59 @@ def _train(
     generators end where training leaves them. Returns the model in eval mode on the CPU and its history."""
     check_generator(run.generator)
     device = torch.device(run.device) if run.device is not None else config.get_device()
-    if not config.cache_enabled():
-        return _fit(model, loss_fn, tensors, run, device)
-    rng = checkpoints.rng_states(run.generator, device)
-    key = checkpoints.checkpoint_key(
-        recipe,
-        data=tensors,
-        steps=run.steps,
-        batch_size=run.batch_size,
-        lr=run.lr,
-        settings=dict(run.settings),
-        initial=model.state_dict(),
-        budget=config.budget().name,
-        device=device.type,
-        **rng,
+    arguments = {
+        "data": tensors,
+        "steps": run.steps,
+        "batch_size": run.batch_size,
+        "lr": run.lr,
+        "settings": dict(run.settings),
+    }
+    generators = () if run.generator is None else (run.generator,)
+    history = _cached(
+        recipe, model, arguments, generators, device, run.desc, lambda: _fit(model, loss_fn, tensors, run, device)
     )
-    stored = checkpoints.load(recipe, key, model, steps=run.steps, rng=rng)
+    return model.cpu().eval(), history
+
+
+def _cached(
+    recipe: str,
+    model: nn.Module,
+    arguments: dict[str, object],
+    generators: tuple[torch.Generator, ...],
+    device: torch.device,
+    desc: str,
+    fit: Callable[[], train.History],
+) -> train.History:
+    """``fit()`` once: its result is stored under a key of ``recipe``, ``arguments``, the model's initial
+    parameters, the states of ``generators`` and torch's global generators at entry, the budget and the device
+    kind; an identical call later loads the parameters into ``model``, puts every generator where training left
+    it, prints one line and returns the stored history. With ``MMO_CACHE=0``: ``fit()``, nothing stored."""
+    if not config.cache_enabled():
+        return fit()
+    steps = arguments["steps"]
+    rng = _rng_states(generators, device)
+    key = checkpoints.checkpoint_key(
+        recipe, initial=model.state_dict(), budget=config.budget().name, device=device.type, **arguments, **rng
+    )
+    stored = checkpoints.load(recipe, key, model, steps=steps, rng=rng)
     if stored is not None:
-        stored.restore(model, run.generator)
-        print(f"{run.desc}: loaded from cache, trained in {stored.seconds:.1f} s on {stored.device}")
-        return model.cpu().eval(), train.History(loss=stored.loss, seconds=stored.seconds, device=stored.device)
-    model, history = _fit(model, loss_fn, tensors, run, device)
-    after = checkpoints.rng_states(run.generator, device)
+        stored.restore(model, generators[0] if generators else None)
+        for index, generator in enumerate(generators[1:], start=1):
+            generator.set_state(stored.rng[f"generator_{index}"])
+        print(f"{desc}: loaded from cache, trained in {stored.seconds:.1f} s on {stored.device}")
+        return train.History(loss=stored.loss, seconds=stored.seconds, device=stored.device)
+    history = fit()
+    after = _rng_states(generators, device)
     checkpoints.save(
         recipe, key, checkpoints.Checkpoint(model.state_dict(), history.loss, history.seconds, history.device, after)
     )
-    return model, history
+    return history
+
+
+def _rng_states(generators: tuple[torch.Generator, ...], device: torch.device) -> dict[str, torch.Tensor | None]:
+    states = checkpoints.rng_states(generators[0] if generators else None, device)
+    states.update({f"generator_{i}": g.get_state() for i, g in enumerate(generators[1:], start=1)})
+    return states
 
 
 def _fit(
@@ -82,8 +109,8 @@ def _fit(
     tensors: tuple[torch.Tensor, ...],
     run: _Run,
     device: torch.device,
-) -> tuple[M, train.History]:
-    history = train.fit(
+) -> train.History:
+    return train.fit(
         model,
         loss_fn,
         tensors,
@@ -95,4 +122,3 @@ def _fit(
         device=device,
         desc=run.desc,
     )
-    return model.cpu().eval(), history

@@ -1,16 +1,16 @@
-"""The independent judge that grades generated digits (notebooks 04, 05, 06 and 07)."""
+"""The digit classifier, and the independent judge that grades generated digits (notebooks 04, 05, 06 and 07)."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from .. import data, losses, models
+from .. import data, losses, models, train
 from .._checks import check_index_range, check_index_tensor, describe
 from ._train import _Run, _train
 
 
-def fit_judge(
+def fit_classifier(
     x_train: torch.Tensor,
     y_train: torch.Tensor,
     *,
@@ -19,15 +19,16 @@ def fit_judge(
     lr: float = 2e-3,
     generator: torch.Generator | None = None,
     device: torch.device | str | None = None,
-    desc: str = "judge classifier",
-) -> nn.Module:
-    """Train the **independent judge** that grades generated digits in notebooks 04, 05 and 07.
+    desc: str = "digit classifier",
+) -> tuple[nn.Module, train.History]:
+    """Train a digit classifier with cross-entropy: the **independent judge** of notebooks 04 to 07
+    (:func:`fit_judge`), and notebook 06's cross-entropy model, whose training cost goes in its table.
 
     A small CNN (``models.ImageEncoder`` with one output per class) trained with cross-entropy on real
     (N, 1, H, W) images, each batch shifted by up to one pixel (``data.random_shift``) so that it generalises past
     the training digits. It never sees a generated image, so its verdict on one is independent of the generator.
     Class labels are ``y_train`` in [0, K); the judge has K = ``y_train.max() + 1`` outputs.
-    Returns the model in eval mode on the CPU.
+    Returns the model in eval mode on the CPU and its ``train.History``.
     """
     if not isinstance(x_train, torch.Tensor) or x_train.dim() != 4 or not x_train.is_floating_point():
         raise ValueError(f"x_train must be a (N, 1, H, W) floating-point tensor of images, got {describe(x_train)}")
@@ -43,4 +44,23 @@ def fit_judge(
         return losses.cross_entropy(model(data.random_shift(batch[0], 1, generator=generator)), batch[1])
 
     run = _Run(steps, batch_size, lr, generator, device, desc=desc)
-    return _train("fit_judge", judge, loss_fn, (x_train, y_train), run)[0]
+    return _train("fit_classifier", judge, loss_fn, (x_train, y_train), run)
+
+
+def fit_judge(
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    *,
+    steps: int = 1000,
+    batch_size: int = 128,
+    lr: float = 2e-3,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    desc: str = "judge classifier",
+) -> nn.Module:
+    """The **independent judge** that grades generated digits in notebooks 04 to 07: :func:`fit_classifier`'s
+    model, trained on real digits only. It never sees a generated image, so its verdict on one is independent of
+    the generator. Returns the model in eval mode on the CPU."""
+    return fit_classifier(
+        x_train, y_train, steps=steps, batch_size=batch_size, lr=lr, generator=generator, device=device, desc=desc
+    )[0]

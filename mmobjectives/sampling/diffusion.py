@@ -23,13 +23,13 @@ from .schedules import Schedule, _check_betas, _check_schedule, check_prior
 
 
 def _reverse_time_start(
-    score_fn: ScoreFn, x_T: torch.Tensor, schedule: Schedule, n_steps: int, t_min: float
+    score_fn: ScoreFn, x_1: torch.Tensor, schedule: Schedule, n_steps: int, t_min: float
 ) -> tuple[torch.Tensor, list[float]]:
-    """What both reverse-time integrators check on entry; returns the starting state (a copy of ``x_T``) and
+    """What both reverse-time integrators check on entry; returns the starting state (a copy of ``x_1``) and
     ``n_steps + 1`` equally spaced times from 1 down to ``t_min`` (Python floats: no device work per step)."""
     if not callable(score_fn):
         raise TypeError(f"score_fn must be callable (x, t) -> score, got {describe(score_fn)}")
-    state = _check_start(x_T, "x_T")
+    state = _check_start(x_1, "x_1")
     _check_schedule(schedule)
     n_steps = check_int(n_steps, "n_steps", minimum=1)
     t_min = check_real(t_min, "t_min")
@@ -40,7 +40,7 @@ def _reverse_time_start(
 
 def reverse_sde(
     score_fn: ScoreFn,
-    x_T: torch.Tensor,
+    x_1: torch.Tensor,
     schedule: Schedule,
     n_steps: int,
     *,
@@ -50,14 +50,14 @@ def reverse_sde(
     r"""Euler–Maruyama on the reverse-time SDE, from :math:`t = 1` down to ``t_min`` in ``n_steps`` equal steps:
 
     .. math::
-        x \leftarrow x + \big[f(x,t) - g(t)^2\, s(x,t)\big]\,\Delta t + g(t)\sqrt{|\Delta t|}\,z,
+        x \leftarrow x + \big[f(x,t) - g(t)^2\, s(x,t)\big]\,\Delta t + g(t)\sqrt{|\Delta t|}\,\varepsilon,
         \qquad \Delta t = -\frac{1 - t_{\min}}{n},
 
-    with :math:`z\sim\mathcal N(0,I)` at every step. ``x_T`` (N, D) are draws of the prior (``N(0, I)`` for VP,
-    ``N(0, σ_max² I)`` for VE); ``score_fn(x, t)`` gets t as an (N,) tensor. Returns the samples at ``t_min``
-    (N, D). Notebook 04.
+    with a fresh :math:`\varepsilon\sim\mathcal N(0,I)` at every step. ``x_1`` (N, D) are draws of the prior at
+    :math:`t = 1` (``N(0, I)`` for VP, ``N(0, σ_max² I)`` for VE); ``score_fn(x, t)`` gets t as an (N,) tensor.
+    Returns the samples at ``t_min`` (N, D). Notebook 04.
     """
-    state, grid = _reverse_time_start(score_fn, x_T, schedule, n_steps, t_min)
+    state, grid = _reverse_time_start(score_fn, x_1, schedule, n_steps, t_min)
     check_generator(generator)
     n = state.shape[0]
     with torch.no_grad():
@@ -66,14 +66,14 @@ def reverse_sde(
             t_vec = torch.full((n,), t, dtype=state.dtype, device=state.device)
             g = float(schedule.diffusion(t))
             s = _call(score_fn, "score_fn", state, t_vec)
-            z = torch.randn(state.shape, generator=generator, dtype=state.dtype).to(state.device)
-            state = state + (schedule.drift(state, t) - g**2 * s) * dt + g * math.sqrt(-dt) * z
+            eps = torch.randn(state.shape, generator=generator, dtype=state.dtype).to(state.device)
+            state = state + (schedule.drift(state, t) - g**2 * s) * dt + g * math.sqrt(-dt) * eps
         _check_diverged(state, "reverse_sde")
     return state
 
 
 def probability_flow_ode(
-    score_fn: ScoreFn, x_T: torch.Tensor, schedule: Schedule, n_steps: int, *, t_min: float = 1e-3
+    score_fn: ScoreFn, x_1: torch.Tensor, schedule: Schedule, n_steps: int, *, t_min: float = 1e-3
 ) -> torch.Tensor:
     r"""Heun's method (2nd order) on the probability-flow ODE from :math:`t = 1` to ``t_min``:
 
@@ -81,10 +81,10 @@ def probability_flow_ode(
         \frac{dx}{dt} = v(x, t) = f(x,t) - \tfrac12 g(t)^2\, s(x,t),\qquad
         \tilde x = x + v(x,t)\Delta t,\quad x \leftarrow x + \tfrac12\big[v(x,t) + v(\tilde x, t+\Delta t)\big]\Delta t.
 
-    Deterministic: the same ``x_T`` always maps to the same sample (an invertible map, hence exact likelihoods
+    Deterministic: the same ``x_1`` always maps to the same sample (an invertible map, hence exact likelihoods
     and latent interpolation). Two score evaluations per step. Notebook 04.
     """
-    state, grid = _reverse_time_start(score_fn, x_T, schedule, n_steps, t_min)
+    state, grid = _reverse_time_start(score_fn, x_1, schedule, n_steps, t_min)
     n = state.shape[0]
 
     def velocity(x: torch.Tensor, t: float) -> torch.Tensor:
@@ -125,7 +125,7 @@ def ddpm_sample(
     defaults to torch's default. Returns :math:`x_0`, shaped ``shape``. Notebook 04, section 3.
     """
     if not callable(eps_fn):
-        raise TypeError(f"eps_fn must be callable (x, t_index) -> eps, got {describe(eps_fn)}")
+        raise TypeError(f"eps_fn must be callable (x, k_index) -> eps, got {describe(eps_fn)}")
     if not isinstance(shape, (tuple, list, torch.Size)) or len(shape) < 1:
         raise ValueError(f"shape must be a non-empty tuple of ints such as (N, D), got {describe(shape)}")
     shape = tuple(check_int(s, "shape", minimum=1) for s in shape)
@@ -136,12 +136,12 @@ def ddpm_sample(
     check_prior(float(alpha_bar[-1]))
     state = torch.randn(shape, generator=generator, dtype=dtype)
     with torch.no_grad():
-        for t in range(b.numel() - 1, -1, -1):
-            beta_t, ab_t = float(b[t]), float(alpha_bar[t])
-            t_index = torch.full((shape[0],), t, dtype=torch.long)
-            eps = _call(eps_fn, "eps_fn", state, t_index)
-            state = (state - beta_t / math.sqrt(1 - ab_t) * eps) / math.sqrt(1 - beta_t)
-            if t > 0:
-                state = state + math.sqrt(beta_t) * torch.randn(shape, generator=generator, dtype=dtype)
+        for k in range(b.numel() - 1, -1, -1):  # 0-based: index k is step k + 1 of K
+            beta_k, ab_k = float(b[k]), float(alpha_bar[k])
+            k_index = torch.full((shape[0],), k, dtype=torch.long)
+            eps_hat = _call(eps_fn, "eps_fn", state, k_index)  # the predicted noise ε̂
+            state = (state - beta_k / math.sqrt(1 - ab_k) * eps_hat) / math.sqrt(1 - beta_k)
+            if k > 0:  # + √β_k ε, none at the last step
+                state = state + math.sqrt(beta_k) * torch.randn(shape, generator=generator, dtype=dtype)
         _check_diverged(state, "ddpm_sample")
     return state

@@ -7,8 +7,8 @@ given budget of score evaluations. Notebook 04, section 3 (the sampler compariso
   steps at each, step size :math:`\epsilon = 0.01`; started from uniform noise on :math:`[-8, 8]^D`;
 * reverse SDE: ``n_steps`` Euler–Maruyama steps of the VP (linear) schedule;
 * probability-flow ODE: ``max(n_steps // 2, 1)`` Heun steps (two score evaluations each);
-* DDPM: ``n_steps`` ancestral steps, the betas of the standard T = 1000 linear schedule rescaled by
-  ``1000 / n_steps`` (so :math:`\sum_t\beta_t` and the prior :math:`\bar\alpha_T` stay those of T = 1000).
+* DDPM: :math:`K` = ``n_steps`` ancestral steps, the betas of the standard K = 1000 linear schedule rescaled by
+  ``1000 / n_steps`` (so :math:`\sum_k\beta_k` and the prior :math:`\bar\alpha_K` stay those of K = 1000).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ SAMPLERS: tuple[str, ...] = ("annealed Langevin", "reverse SDE", "probability-fl
 _LANGEVIN_LEVELS = 10  # σ from 10 to 0.1
 _LANGEVIN_STEP_LR = 0.01
 _LANGEVIN_START = 8.0  # uniform start on [-8, 8]^D
-_DDPM_T = 1000  # the reference length whose betas (1e-4 ... 0.02) are rescaled
+_DDPM_K = 1000  # the reference number of steps whose betas (1e-4 ... 0.02) are rescaled
 
 
 def sample_mixture(
@@ -61,7 +61,7 @@ def sample_mixture(
         each = max(n_steps // _LANGEVIN_LEVELS, 1)
         return annealed_langevin(noised_score, start, sigmas, each, _LANGEVIN_STEP_LR, generator=generator)
     if sampler == "DDPM":
-        scale = _DDPM_T / n_steps  # keep the total noise of the T = 1000 linear schedule (beta_t * T fixed)
+        scale = _DDPM_K / n_steps  # keep the total noise of the K = 1000 linear schedule (beta_k * K fixed)
         betas = linear_betas(n_steps, min(1e-4 * scale, 0.5), min(0.02 * scale, 0.999))
         alpha_bar = ddpm_alpha_bar(betas)
 
@@ -72,8 +72,8 @@ def sample_mixture(
 
         return ddpm_sample(eps_fn, (n, dim), betas, generator=generator, dtype=torch.float64)
     schedule = VPSchedule("linear")
-    x_T = torch.randn(n, dim, generator=generator, dtype=torch.float64)
+    x_1 = torch.randn(n, dim, generator=generator, dtype=torch.float64)  # the prior N(0, I) at t = 1
     score_fn = analytic_diffusion_score(mixture, schedule)
     if sampler == "reverse SDE":
-        return reverse_sde(score_fn, x_T, schedule, n_steps, generator=generator)
-    return probability_flow_ode(score_fn, x_T, schedule, max(n_steps // 2, 1))  # Heun: 2 evaluations per step
+        return reverse_sde(score_fn, x_1, schedule, n_steps, generator=generator)
+    return probability_flow_ode(score_fn, x_1, schedule, max(n_steps // 2, 1))  # Heun: 2 evaluations per step

@@ -31,7 +31,7 @@ def sample_guided(
     t_min: float = 1e-3,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    r"""One sample per row of ``cond`` from a conditional ε-model with guidance scale ``w``, in model space.
+    r"""One sample per row of ``cond`` from a conditional ε-model with guidance weight ``w``, in model space.
 
     .. math::
         \tilde s(x, t) = -\frac{(1+w)\,\hat\varepsilon(x,t,c) - w\,\hat\varepsilon(x,t,\varnothing)}{\sigma(t)},
@@ -44,7 +44,7 @@ def sample_guided(
             (``cond``: (N, cond_dim) text embeddings).
         cond: one condition per sample.
         schedule: the schedule the model was trained with (``VPSchedule``: prior :math:`\mathcal N(0, I)`).
-        w: guidance scale :math:`w \ge 0`.
+        w: guidance weight :math:`w \ge 0` (diffusers' ``guidance_scale`` is :math:`1 + w`).
 
     Returns (N, ``model.dim``) samples in model space (images: :func:`sample_guided_images`).
     """
@@ -56,7 +56,7 @@ def sample_guided(
         raise ValueError(f"cond must be a tensor with one condition per sample (N >= 1 rows), got {describe(cond)}")
     w = check_real(w, "w")
     if w < 0:
-        raise ValueError(f"w (guidance scale) must be >= 0, got {w}")
+        raise ValueError(f"w (guidance weight) must be >= 0, got {w}")
     _check_schedule(schedule)
     check_generator(generator)
     device = next(model.parameters()).device

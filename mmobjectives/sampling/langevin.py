@@ -1,9 +1,10 @@
 r"""Langevin dynamics: sampling with nothing but a score function. Notebook 03 (Langevin), notebook 04 (annealed).
 
-**Unadjusted Langevin dynamics.** With step size :math:`\eta` and :math:`z\sim\mathcal N(0, I)`,
+**Unadjusted Langevin dynamics.** With step size :math:`\eta` and a fresh :math:`\varepsilon_k\sim\mathcal N(0, I)`
+at every step,
 
 .. math::
-    x_{k+1} = x_k + \frac{\eta}{2}\, s(x_k) + \sqrt{\eta}\, z_k,
+    x_{k+1} = x_k + \frac{\eta}{2}\, s(x_k) + \sqrt{\eta}\, \varepsilon_k,
 
 whose stationary distribution tends to :math:`p` as :math:`\eta\to0` when :math:`s = \nabla\log p`.
 """
@@ -29,14 +30,14 @@ def langevin(
     return_trajectory: bool = False,
     trajectory_every: int = 1,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-    r"""Run unadjusted Langevin dynamics :math:`x \leftarrow x + \tfrac{\eta}{2}s(x) + \sqrt\eta\,z` from ``x``.
+    r"""Run unadjusted Langevin dynamics :math:`x \leftarrow x + \tfrac{\eta}{2}s(x) + \sqrt\eta\,\varepsilon` from ``x``.
 
     Args:
         score_fn: (N, D) → (N, D), e.g. ``mixture.score`` or a trained model (called under ``torch.no_grad``).
         x: (N, D) starting points (not modified).
         step_size: :math:`\eta > 0`.
         n_steps: number of updates (>= 0).
-        generator: draws the noise :math:`z` (on the CPU, moved to ``x``'s device) for reproducible chains.
+        generator: draws the noise :math:`\varepsilon` (on the CPU, moved to ``x``'s device) for reproducible chains.
         return_trajectory: also return the states every ``trajectory_every`` steps, shape (T, N, D), starting
             with ``x`` itself.
 
@@ -54,8 +55,8 @@ def langevin(
     frames = [state.clone()] if return_trajectory else []
     with torch.no_grad():
         for k in range(n_steps):
-            z = torch.randn(state.shape, generator=generator, dtype=state.dtype).to(state.device)
-            state = state + 0.5 * eta * _call(score_fn, "score_fn", state) + math.sqrt(eta) * z  # x + η/2 s(x) + √η z
+            eps = torch.randn(state.shape, generator=generator, dtype=state.dtype).to(state.device)
+            state = state + 0.5 * eta * _call(score_fn, "score_fn", state) + math.sqrt(eta) * eps  # x + η/2 s(x) + √η ε
             if _is_check_step(k, n_steps) and not bool(torch.isfinite(state).all()):
                 raise FloatingPointError(
                     f"Langevin diverged by step {k + 1}: step_size {eta} is too large for this score function"
@@ -83,7 +84,7 @@ def annealed_langevin(
     smallest level), repeat ``n_steps_each`` times
 
     .. math::
-        x \leftarrow x + \frac{\alpha_i}{2}\, s(x, \sigma_i) + \sqrt{\alpha_i}\, z,\qquad z\sim\mathcal N(0, I).
+        x \leftarrow x + \frac{\alpha_i}{2}\, s(x, \sigma_i) + \sqrt{\alpha_i}\, \varepsilon,\qquad \varepsilon\sim\mathcal N(0, I).
 
     Large :math:`\sigma` connects the modes (so their *weights* come out right, which plain Langevin misses);
     small :math:`\sigma` sharpens them. ``score_fn(x, sigma)`` receives :math:`\sigma_i` as an (N,) tensor.
@@ -107,11 +108,11 @@ def annealed_langevin(
     n_total, k = sig.numel() * n_steps_each, 0
     with torch.no_grad():
         for sigma_i in sig.tolist():
-            alpha_i = step_lr * sigma_i**2 / sigma_last**2  # α_i = ε σ_i² / σ_L²
+            alpha_i = step_lr * sigma_i**2 / sigma_last**2  # α_i = step_lr · σ_i² / σ_L²
             level = torch.full((n,), sigma_i, dtype=state.dtype, device=state.device)
             for _ in range(n_steps_each):
-                z = torch.randn(state.shape, generator=generator, dtype=state.dtype).to(state.device)
-                state = state + 0.5 * alpha_i * _call(score_fn, "score_fn", state, level) + math.sqrt(alpha_i) * z
+                eps = torch.randn(state.shape, generator=generator, dtype=state.dtype).to(state.device)
+                state = state + 0.5 * alpha_i * _call(score_fn, "score_fn", state, level) + math.sqrt(alpha_i) * eps
                 if _is_check_step(k, n_total):
                     _check_diverged(state, f"annealed Langevin at sigma={sigma_i:.4g}")
                 k += 1

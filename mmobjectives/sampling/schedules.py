@@ -168,41 +168,44 @@ def _check_schedule(schedule: object) -> None:
 
 
 # -- discrete DDPM (Ho et al. 2020) -------------------------------------------------------------------------------
-def linear_betas(T: int = 1000, beta_1: float = 1e-4, beta_T: float = 0.02) -> torch.Tensor:
-    r"""DDPM's linear schedule: ``T`` values from :math:`\beta_1` to :math:`\beta_T`, float64 (T,)."""
-    T = check_int(T, "T", minimum=1)
+def linear_betas(K: int = 1000, beta_1: float = 1e-4, beta_K: float = 0.02) -> torch.Tensor:
+    r"""DDPM's linear schedule over :math:`K` discrete steps: ``K`` values :math:`\beta_k`, :math:`k = 1..K`, from
+    :math:`\beta_1` to :math:`\beta_K`, float64, shape (K,)."""
+    K = check_int(K, "K", minimum=1)
     beta_1 = check_positive(beta_1, "beta_1")
-    beta_T = check_positive(beta_T, "beta_T")
-    if not beta_1 <= beta_T < 1:
-        raise ValueError(f"beta_T must be in [beta_1, 1), got beta_1={beta_1}, beta_T={beta_T}")
-    return torch.linspace(beta_1, beta_T, T, dtype=torch.float64)
+    beta_K = check_positive(beta_K, "beta_K")
+    if not beta_1 <= beta_K < 1:
+        raise ValueError(f"beta_K must be in [beta_1, 1), got beta_1={beta_1}, beta_K={beta_K}")
+    return torch.linspace(beta_1, beta_K, K, dtype=torch.float64)
 
 
 def _check_betas(betas: torch.Tensor) -> torch.Tensor:
     b = check_finite(as_float_tensor(betas, "betas"), "betas")
     if b.dim() != 1 or b.numel() < 1:
-        raise ValueError(f"betas must be a non-empty 1-D (T,) schedule, got {describe(betas)}")
+        raise ValueError(f"betas must be a non-empty 1-D (K,) schedule, got {describe(betas)}")
     if not bool(((b > 0) & (b < 1)).all()):
         raise ValueError(f"betas must all lie in (0, 1), got values from {float(b.min())} to {float(b.max())}")
     return b
 
 
 def ddpm_alpha_bar(betas: torch.Tensor) -> torch.Tensor:
-    r""":math:`\bar\alpha_t = \prod_{s\le t}(1-\beta_s)`, (T,) float64: :math:`x_t = \sqrt{\bar\alpha_t}x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon`."""
+    r""":math:`\bar\alpha_k = \prod_{j\le k}(1-\beta_j)`, shape (K,) float64, for (K,) ``betas``:
+    :math:`x_k = \sqrt{\bar\alpha_k}\,x_0 + \sqrt{1-\bar\alpha_k}\,\varepsilon`."""
     return torch.cumprod(1 - _check_betas(betas), dim=0)
 
 
-def check_prior(alpha_bar_T: float | torch.Tensor, threshold: float = 1e-2) -> float:
-    r"""Warn (``UserWarning``) when :math:`\bar\alpha_T` > ``threshold``: :math:`x_T` would still remember
-    :math:`\sqrt{\bar\alpha_T}x_0`, so starting the sampler from :math:`\mathcal N(0, I)` starts from the wrong
-    prior. Returns :math:`\bar\alpha_T` as a float. (Standard linear betas over T = 1000: ≈ 4.0e-5.)
+def check_prior(alpha_bar_K: float | torch.Tensor, threshold: float = 1e-2) -> float:
+    r"""Warn (``UserWarning``) when :math:`\bar\alpha_K` > ``threshold``: :math:`x_K`, the state after the last of
+    the :math:`K` steps, would still remember :math:`\sqrt{\bar\alpha_K}\,x_0`, so starting the sampler from
+    :math:`\mathcal N(0, I)` starts from the wrong prior. Returns :math:`\bar\alpha_K` as a float. (Standard
+    linear betas over K = 1000 steps: ≈ 4.0e-5.)
     """
-    value = check_real(alpha_bar_T, "alpha_bar_T")
+    value = check_real(alpha_bar_K, "alpha_bar_K")
     threshold = check_positive(threshold, "threshold")
     if value > threshold:
         warnings.warn(
-            f"alpha_bar_T = {value:.3g} > {threshold:g}: x_T is not close to N(0, I), so sampling from N(0, I) "
-            "starts from the wrong prior (use more steps or larger betas)",
+            f"alpha_bar_K = {value:.3g} > {threshold:g}: x_K (after the last step) is not close to N(0, I), so "
+            "sampling from N(0, I) starts from the wrong prior (use more steps or larger betas)",
             UserWarning,
             stacklevel=2,
         )

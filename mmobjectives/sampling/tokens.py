@@ -15,22 +15,23 @@ from .._checks import check_finite, check_generator, check_int, check_positive, 
 
 def _temper(logits: torch.Tensor, temperature: float, top_k: int | None) -> torch.Tensor:
     """``logits / temperature`` with everything outside the ``top_k`` largest set to -inf (along the last dim)."""
-    z = logits / temperature
-    if top_k is not None and top_k < z.shape[-1]:
-        kth = torch.topk(z, top_k, dim=-1).values[..., -1:]
-        z = z.masked_fill(z < kth, float("-inf"))
-    return z
+    o = logits / temperature  # o / τ
+    if top_k is not None and top_k < o.shape[-1]:
+        kth = torch.topk(o, top_k, dim=-1).values[..., -1:]
+        o = o.masked_fill(o < kth, float("-inf"))
+    return o
 
 
 def next_token_probs(logits: torch.Tensor, *, temperature: float = 1.0, top_k: int | None = None) -> torch.Tensor:
     r"""The distribution ``sample_tokens`` draws from, given next-token ``logits`` (..., V). Notebook 05.
 
     .. math::
-        q_{T,k}(v) = \frac{\exp(z_v / T)\,[v \in \text{top-}k(z)]}{\sum_{u \in \text{top-}k(z)} \exp(z_u / T)}.
+        p_{\tau,k}(v) = \frac{\exp(o_v / \tau)\,[v \in \text{top-}k(o)]}{\sum_{u \in \text{top-}k(o)} \exp(o_u / \tau)},
 
-    ``temperature`` :math:`T \to 0` concentrates the mass on the argmax, :math:`T = 1` leaves the model's
-    distribution unchanged, :math:`T \to \infty` flattens it to uniform (over the top-k); ``top_k`` keeps the
-    :math:`k` largest logits (ties at the k-th value are all kept). Returns probabilities of the same shape.
+    with :math:`o` the logits. ``temperature`` :math:`\tau \to 0` concentrates the mass on the argmax,
+    :math:`\tau = 1` leaves the model's distribution :math:`p_\theta` unchanged, :math:`\tau \to \infty` flattens it
+    to uniform (over the top-k); ``top_k`` keeps the :math:`k` largest logits (ties at the k-th value are all
+    kept). Returns probabilities of the same shape.
     """
     if not isinstance(logits, torch.Tensor) or not logits.is_floating_point() or logits.dim() < 1:
         raise TypeError(f"logits must be a floating-point tensor (..., V), got {describe(logits)}")
@@ -38,7 +39,7 @@ def next_token_probs(logits: torch.Tensor, *, temperature: float = 1.0, top_k: i
     temperature = check_positive(temperature, "temperature")
     if top_k is not None:
         top_k = check_int(top_k, "top_k", minimum=1)
-    if logits.dtype in (torch.float16, torch.bfloat16):  # logits / T overflows float16 for small T: work in float32
+    if logits.dtype in (torch.float16, torch.bfloat16):  # logits / τ overflows float16 for small τ: work in float32
         return torch.softmax(_temper(logits.float(), temperature, top_k), dim=-1).to(logits.dtype)
     return torch.softmax(_temper(logits, temperature, top_k), dim=-1)
 

@@ -34,7 +34,7 @@ def _render_sampling(result: SamplingTradeoff, figure: Figure, curve: Sequence[S
     )
     for c in curve:
         right.annotate(
-            f"T={c.temperature:g}", (c.entropy, c.true_nll), fontsize=6, xytext=(3, -8), textcoords="offset points"
+            f"τ={c.temperature:g}", (c.entropy, c.true_nll), fontsize=6, xytext=(3, -8), textcoords="offset points"
         )
     right.plot([result.entropy], [result.true_nll], "*", color=viz.PALETTE[6], ms=14, label="current setting")
     right.axhline(h, color="grey", ls="--", lw=0.8)
@@ -47,7 +47,7 @@ def _render_sampling(result: SamplingTradeoff, figure: Figure, curve: Sequence[S
     right.legend(fontsize=7, loc="upper left")
     k = "off" if result.top_k is None else str(result.top_k)
     return (
-        f"T = {result.temperature:.2f}, top-k {k}: samples cost {result.true_nll:.3f} nats/token under the true "
+        f"τ = {result.temperature:.2f}, top-k {k}: samples cost {result.true_nll:.3f} nats/token under the true "
         f"source and the sampler injects {result.entropy:.3f} nats/token (entropy rate H = {h:.3f})"
     )
 

@@ -93,7 +93,7 @@ def guidance_panel(
     n_per_class: int = 8,
     strict: bool | None = None,
 ) -> Panel[experiment.GuidedDigits]:
-    """Notebook 04's guidance widget: the guidance scale w → a grid of samples per prompt and their accuracy."""
+    """Notebook 04's guidance widget: the guidance weight w → a grid of samples per prompt and their accuracy."""
     controls = {"w": ipw.FloatSlider(value=2.0, min=0.0, max=5.0, step=0.5, description="guidance w")}
     return Panel(
         experiment.guided_digits,

@@ -40,7 +40,7 @@ def round_trip_panel(
     n_steps: int = 200,
     strict: bool | None = None,
 ) -> Panel[RoundTrip]:
-    """Notebook 07's widget: pick a caption, a guidance scale and a seed → images from both generators, captioned
+    """Notebook 07's widget: pick a caption, a guidance weight w and a seed → images from both generators, captioned
     back, with their CLIP scores."""
     options = [str(c) for c in captions]
     if not options:

@@ -448,7 +448,7 @@ CASES: list[Case] = [
         "t_min",
         "0",
     ),
-    Case("linear-betas", lambda: sampling.linear_betas(10, 1e-4, 1.5), ValueError, "beta_T", "1.5"),
+    Case("linear-betas", lambda: sampling.linear_betas(10, 1e-4, 1.5), ValueError, "beta_K", "1.5"),
     Case("alpha-bar-betas", lambda: sampling.ddpm_alpha_bar(torch.tensor([0.1, 1.0])), ValueError, "betas", "1.0"),
     Case("ddpm-eps-fn", lambda: sampling.ddpm_sample(3, (4, 2), sampling.linear_betas(10)), TypeError, "eps_fn", "3"),
     Case("ddpm-shape", lambda: sampling.ddpm_sample(_score, (), sampling.linear_betas(10)), ValueError, "shape", "()"),

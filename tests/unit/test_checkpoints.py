@@ -126,8 +126,8 @@ def _multimodal_gpt(pairs, g):
     return recipes.fit_multimodal_gpt(seqs, steps=2, d_model=16, generator=g, device="cpu")
 
 
-def _judge(pairs, g):
-    return recipes.fit_judge(pairs.images_train, pairs.labels_train, steps=2, generator=g, device="cpu"), None
+def _classifier(pairs, g):
+    return recipes.fit_classifier(pairs.images_train, pairs.labels_train, steps=2, generator=g, device="cpu")
 
 
 RECIPES: dict[str, Callable] = {
@@ -137,7 +137,7 @@ RECIPES: dict[str, Callable] = {
     "fit_class_diffusion": _class_diffusion,
     "fit_text_to_image": _text_to_image,
     "fit_multimodal_gpt": _multimodal_gpt,
-    "fit_judge": _judge,
+    "fit_classifier": _classifier,
 }
 
 
@@ -268,7 +268,7 @@ def test_a_file_of_another_run_under_this_name_is_not_used(pairs, cache_in: Path
 def test_mmo_cache_0_never_writes_nor_reads(pairs, cache_in: Path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("MMO_CACHE", "0")
     _train(_clip, pairs)
-    _train(_judge, pairs)
+    _train(_classifier, pairs)
     assert not cache_in.exists()
     monkeypatch.setenv("MMO_CACHE", "1")
     _train(_clip, pairs)

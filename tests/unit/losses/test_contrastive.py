@@ -80,7 +80,7 @@ def _ref_sigmoid(z_a, z_b, tau: float, bias: float, normalize: bool, reduction: 
             sign = 1.0 if i == j else -1.0
             total -= _log_sigmoid(sign * (s[i][j] + bias))
         rows.append(total)
-    if reduction == "mean":  # -(1/N) sum_i sum_j log sigma(z_ij (a_i.b_j/tau + b))
+    if reduction == "mean":  # -(1/N) sum_i sum_j log sigmoid((2 delta_ij - 1) (S_ij + bias)), S_ij = a_i.b_j/tau
         return sum(rows) / n
     if reduction == "sum":
         return sum(rows)
@@ -287,7 +287,7 @@ def test_sigmoid_contrastive_gradcheck(normalize, reduction) -> None:
 
 
 def test_info_nce_gradient_has_known_form() -> None:
-    # d/ds_ij of the row loss (mean over N) is (softmax(s)_ij - [i == j]) / N
+    # d/dS_ij of the row loss (mean over N) is (softmax(S)_ij - [i == j]) / N
     logits = torch.randn(5, 5, generator=torch.Generator().manual_seed(1), dtype=torch.float64, requires_grad=True)
     info_nce_logits(logits, symmetric=False).backward()
     expected = (torch.softmax(logits.detach(), dim=1) - torch.eye(5, dtype=torch.float64)) / 5

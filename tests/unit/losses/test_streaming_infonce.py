@@ -59,7 +59,7 @@ def test_streamed_loss_and_gradients_equal_the_dense_ones(n, d, chunk, symmetric
     for name, x, y in zip(("loss", "grad z_a", "grad z_b"), dense, streamed, strict=False):
         err = float((x - y).abs().max())
         assert err <= tol * max(1.0, float(x.abs().max())), f"{name}: streamed differs from dense by {err:.2e}"
-    # dL/dtau sums N^2 terms s_ij/tau (here up to ~1e3 in size): in float32 both paths carry their own rounding of
+    # dL/dtau sums N^2 terms S_ij/tau (here up to ~1e3 in size): in float32 both paths carry their own rounding of
     # that sum, so the streamed value must be as close to the float64 truth as the dense one is (or within 1e-6)
     err_dense, err_streamed = (float((x[3].double() - truth[3]).abs()) for x in (dense, streamed))
     assert err_streamed <= 2 * err_dense + 1e-6 * float(truth[3].abs()), (

@@ -167,3 +167,16 @@ def test_fit_judge_is_a_recipe_not_part_of_train() -> None:
 
     assert not hasattr(train, "fit_judge")  # a recipe: it lives above train, in recipes
     assert recipes.fit_judge.__module__ == "mmobjectives.recipes.judge"
+
+
+def test_fit_judge_is_fit_classifiers_model_and_fit_classifier_reports_its_history() -> None:
+    digits = data.load_digits()
+    torch.manual_seed(0)
+    judge = recipes.fit_judge(digits.x_train, digits.y_train, steps=3, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    model, history = recipes.fit_classifier(
+        digits.x_train, digits.y_train, steps=3, generator=torch.Generator().manual_seed(0)
+    )
+    assert history.steps == 3 and history.seconds > 0 and not model.training
+    for (name, a), b in zip(judge.state_dict().items(), model.state_dict().values()):
+        assert torch.equal(a, b), name

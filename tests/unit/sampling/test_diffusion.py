@@ -182,9 +182,9 @@ def test_standard_linear_betas_reach_the_prior():
 
 
 def test_short_schedule_warns_about_the_prior(recwarn):
-    betas = linear_betas(T=50)
+    betas = linear_betas(K=50)
     assert float(ddpm_alpha_bar(betas)[-1]) > 1e-2
-    with pytest.warns(UserWarning, match="alpha_bar_T"):
+    with pytest.warns(UserWarning, match="alpha_bar_K"):
         check_prior(float(ddpm_alpha_bar(betas)[-1]))
     with pytest.warns(UserWarning, match="wrong prior"):
         ddpm_sample(lambda x, t: torch.zeros_like(x), (4, 2), betas, generator=_gen())
@@ -195,32 +195,32 @@ def test_short_schedule_warns_about_the_prior(recwarn):
 # -- samplers on Gaussian data -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("schedule", SCHEDULES, ids=IDS)
 def test_reverse_sde_recovers_gaussian_data(schedule):
-    x_T = _marginal_sample(schedule, 1.0, N, seed=2)
-    x = reverse_sde(gaussian_score(schedule), x_T, schedule, 400, generator=_gen(3))
+    x_1 = _marginal_sample(schedule, 1.0, N, seed=2)
+    x = reverse_sde(gaussian_score(schedule), x_1, schedule, 400, generator=_gen(3))
     _assert_gaussian(x)
 
 
 @pytest.mark.parametrize("schedule", SCHEDULES, ids=IDS)
 def test_probability_flow_ode_recovers_gaussian_data(schedule):
-    x_T = _marginal_sample(schedule, 1.0, N, seed=4)
-    x = probability_flow_ode(gaussian_score(schedule), x_T, schedule, 200)
+    x_1 = _marginal_sample(schedule, 1.0, N, seed=4)
+    x = probability_flow_ode(gaussian_score(schedule), x_1, schedule, 200)
     _assert_gaussian(x)
-    assert torch.equal(x, probability_flow_ode(gaussian_score(schedule), x_T, schedule, 200))  # deterministic
+    assert torch.equal(x, probability_flow_ode(gaussian_score(schedule), x_1, schedule, 200))  # deterministic
 
 
 def test_reverse_sde_from_the_standard_vp_prior():
     schedule = VPSchedule()
-    x_T = torch.randn(N, 2, generator=_gen(5), dtype=torch.float64)  # N(0, I), not the exact marginal
-    _assert_gaussian(reverse_sde(gaussian_score(schedule), x_T, schedule, 400, generator=_gen(6)))
+    x_1 = torch.randn(N, 2, generator=_gen(5), dtype=torch.float64)  # N(0, I), not the exact marginal
+    _assert_gaussian(reverse_sde(gaussian_score(schedule), x_1, schedule, 400, generator=_gen(6)))
 
 
 def test_ddpm_sample_with_the_exact_eps_recovers_gaussian_data():
     betas = linear_betas()
     alpha_bar = ddpm_alpha_bar(betas)
 
-    def eps_fn(x: torch.Tensor, t_index: torch.Tensor) -> torch.Tensor:
-        assert t_index.dtype == torch.long and t_index.shape == (x.shape[0],)
-        ab = alpha_bar[t_index][:, None]
+    def eps_fn(x: torch.Tensor, k_index: torch.Tensor) -> torch.Tensor:
+        assert k_index.dtype == torch.long and k_index.shape == (x.shape[0],)
+        ab = alpha_bar[k_index][:, None]
         score = -(x - ab.sqrt() * MU) / (ab * S**2 + 1 - ab)
         return -torch.sqrt(1 - ab) * score
 
@@ -344,11 +344,11 @@ def test_energy_distance_floor_and_shift():
         (lambda: VESchedule().diffusion(torch.tensor([-0.1, 0.5])), "t"),
         (lambda: reverse_sde(lambda x, t: x, torch.zeros(3, 2), VPSchedule(), 0), "n_steps"),
         (lambda: probability_flow_ode(lambda x, t: x, torch.zeros(3, 2), VPSchedule(), 10, t_min=0.0), "t_min"),
-        (lambda: reverse_sde(lambda x, t: x, torch.zeros(3), VPSchedule(), 10), "x_T"),
+        (lambda: reverse_sde(lambda x, t: x, torch.zeros(3), VPSchedule(), 10), "x_1"),
         (lambda: annealed_langevin(lambda x, s: x, torch.zeros(3, 2), [1.0, 2.0], 5, 0.1), "sigmas"),
         (lambda: annealed_langevin(lambda x, s: x, torch.zeros(3, 2), [2.0, 1.0], 0, 0.1), "n_steps_each"),
         (lambda: annealed_langevin(lambda x, s: x, torch.zeros(3, 2), [2.0, 1.0], 5, 0.0), "step_lr"),
-        (lambda: linear_betas(T=0), "T"),
+        (lambda: linear_betas(K=0), "K"),
         (lambda: ddpm_sample(lambda x, t: x, (3, 2), torch.tensor([0.1, 1.5])), "betas"),
         (lambda: score_from_eps(torch.zeros(3, 2), 0.0), "sigma"),
         (lambda: x0_from_eps(torch.zeros(3, 2), torch.zeros(3, 2), torch.ones(4), 1.0), "alpha"),
@@ -378,10 +378,10 @@ def test_schedule_must_be_duck_typed():
 @pytest.mark.parametrize("schedule", SCHEDULES[:2], ids=IDS[:2])
 def test_probability_flow_ode_is_second_order(schedule):
     # Heun: halving the step divides the error by ≈ 4 (Euler would give ≈ 2); measured 4.2 (VE), 3.9 (VP).
-    x_T = _marginal_sample(schedule, 1.0, 200, seed=22)
+    x_1 = _marginal_sample(schedule, 1.0, 200, seed=22)
     score = gaussian_score(schedule)
-    reference = probability_flow_ode(score, x_T, schedule, 1000)
-    errors = [float((probability_flow_ode(score, x_T, schedule, n) - reference).abs().max()) for n in (50, 100)]
+    reference = probability_flow_ode(score, x_1, schedule, 1000)
+    errors = [float((probability_flow_ode(score, x_1, schedule, n) - reference).abs().max()) for n in (50, 100)]
     assert errors[0] / errors[1] > 3.0, errors
 
 
@@ -457,7 +457,7 @@ def test_sample_guided_images_are_pixels_and_bad_arguments_are_named():
     model, vp = _class_model(), VPSchedule()
     images = sample_guided_images(model, torch.tensor([0, 2, 1]), vp, w=1.0, n_steps=5, generator=_gen(35))
     assert images.shape == (3, 1, 4, 4) and float(images.min()) >= 0 and float(images.max()) <= 1
-    with pytest.raises(ValueError, match=r"^w \(guidance scale\)"):
+    with pytest.raises(ValueError, match=r"^w \(guidance weight\)"):
         sample_guided(model, torch.tensor([0]), vp, w=-1.0, n_steps=2)
     with pytest.raises(TypeError, match=r"^w\b"):
         sample_guided(model, torch.tensor([0]), vp, w="2", n_steps=2)
@@ -508,7 +508,7 @@ def test_sample_mixture_step_policy_counts_score_evaluations(sampler, n_steps, e
 
 
 def test_sample_mixture_ddpm_keeps_the_prior_of_the_long_schedule(monkeypatch):
-    # DDPM at n_steps: betas of the T = 1000 linear schedule scaled by 1000 / n_steps (same total noise)
+    # DDPM at n_steps: betas of the K = 1000 linear schedule scaled by 1000 / n_steps (same total noise)
     from mmobjectives.sampling import dispatch
 
     seen = {}
