@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -47,20 +49,9 @@ def fit_classifier(
     return _train("fit_classifier", judge, loss_fn, (x_train, y_train), run)
 
 
-def fit_judge(
-    x_train: torch.Tensor,
-    y_train: torch.Tensor,
-    *,
-    steps: int = 1000,
-    batch_size: int = 128,
-    lr: float = 2e-3,
-    generator: torch.Generator | None = None,
-    device: torch.device | str | None = None,
-    desc: str = "judge classifier",
-) -> nn.Module:
-    """The **independent judge** that grades generated digits in notebooks 04 to 07: :func:`fit_classifier`'s
-    model, trained on real digits only. It never sees a generated image, so its verdict on one is independent of
-    the generator. Returns the model in eval mode on the CPU."""
-    return fit_classifier(
-        x_train, y_train, steps=steps, batch_size=batch_size, lr=lr, generator=generator, device=device, desc=desc
-    )[0]
+def fit_judge(x_train: torch.Tensor, y_train: torch.Tensor, **options: Any) -> nn.Module:
+    """The **independent judge** that grades generated digits in notebooks 04 to 07: the model of
+    :func:`fit_classifier` (same arguments; the progress bar says "judge classifier"), trained on real digits
+    only. It never sees a generated image, so its verdict on one is independent of the generator. Returns the
+    model in eval mode on the CPU."""
+    return fit_classifier(x_train, y_train, **{"desc": "judge classifier", **options})[0]

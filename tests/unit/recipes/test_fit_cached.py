@@ -188,4 +188,10 @@ def test_bad_inputs_name_the_argument() -> None:
         recipes.fit_cached("n", net, _counting_loss, x, steps=-1)
     with pytest.raises(TypeError, match="callback"):
         recipes.fit_cached("n", net, _counting_loss, x, steps=1, callback=print)
+    with pytest.raises(TypeError, match="optimizer"):
+        recipes.fit_cached("n", net, _counting_loss, x, steps=1, optimizer=torch.optim.SGD(net.parameters(), 0.1))
+    with pytest.raises(TypeError, match="train.fit's keyword arguments.*learning_rate"):
+        recipes.fit_cached("n", net, _counting_loss, x, steps=1, learning_rate=0.1)
+    with pytest.raises(TypeError, match="steps"):
+        recipes.fit_cached("n", net, _counting_loss, x)
     assert checkpoints.fingerprint  # the key's half that reads code is public, for the curious
