@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import re
 import tempfile
 import types
 import warnings
@@ -131,6 +132,8 @@ def _feed_code(digest: hashlib._Hash, code: types.CodeType) -> None:
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             _feed_code(digest, const)
+        elif isinstance(const, frozenset):  # its repr's order depends on the process's string-hash seed
+            _feed(digest, sorted(map(repr, const)))
         else:
             _feed(digest, repr(const))
 
@@ -201,8 +204,8 @@ def _fingerprint(
             attributes = {name: getattr(value, name) for name in value.__slots__ if hasattr(value, name)}
         if attributes is not None:
             deeper(dict(attributes))
-        else:
-            _feed(digest, repr(value))
+        else:  # without the memory address a default repr carries, which differs from one process to the next
+            _feed(digest, re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value)))
 
 
 def _cell_is_set(cell: types.CellType) -> bool:

@@ -195,3 +195,36 @@ def test_bad_inputs_name_the_argument() -> None:
     with pytest.raises(TypeError, match="steps"):
         recipes.fit_cached("n", net, _counting_loss, x)
     assert checkpoints.fingerprint  # the key's half that reads code is public, for the curious
+
+
+FINGERPRINT_SCRIPT = """
+import torch
+from mmobjectives import checkpoints, config, data, losses, models, sampling
+GEN = config.seed_everything(0)
+ring, vp = data.ring(), sampling.VPSchedule("linear")
+net = models.ScoreNet(dim=2, hidden=8, n_layers=1, noise_conditional=True)
+def score_fn(x, t, net=net):
+    return net(x, vp.marginal(t)[1].to(x.dtype))
+loss = lambda m, x: losses.noise_conditional_dsm(score_fn, x, vp, generator=GEN) if x.dim() in {1, 2} else None
+print(checkpoints.fingerprint((loss, lambda: ring.sample(8, generator=GEN), object()))[0])
+"""
+
+
+def test_fingerprint_is_the_same_in_another_process_with_another_hash_seed() -> None:
+    """A restarted kernel must find what the last one stored: no memory addresses, no set order by string hash."""
+    import os
+    import subprocess
+    import sys
+
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", FINGERPRINT_SCRIPT],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        ).stdout.strip()
+        for seed in ("1", "2")
+    }
+    assert len(digests) == 1 and len(digests.pop()) == 64
