@@ -114,7 +114,7 @@ def fingerprint(value: object) -> tuple[str, tuple[torch.Generator, ...]]:
     their type only."""
     digest = hashlib.sha256()
     generators: list[torch.Generator] = []
-    _fingerprint(digest, value, generators, depth=0, seen=set())
+    _fingerprint(digest, value, generators, depth=0, seen={})
     return digest.hexdigest(), tuple(generators)
 
 
@@ -139,7 +139,7 @@ def _feed_code(digest: hashlib._Hash, code: types.CodeType) -> None:
 
 
 def _fingerprint(
-    digest: hashlib._Hash, value: object, generators: list[torch.Generator], depth: int, seen: set[int]
+    digest: hashlib._Hash, value: object, generators: list[torch.Generator], depth: int, seen: dict[int, object]
 ) -> None:
     if isinstance(value, torch.Generator):
         index = next((i for i, g in enumerate(generators) if g is value), None)
@@ -166,7 +166,7 @@ def _fingerprint(
     if id(value) in seen or depth > _MAX_DEPTH:
         _feed(digest, f"ref:{type(value).__qualname__}")
         return
-    seen.add(id(value))
+    seen[id(value)] = value  # kept alive: a freed temporary's id could be reused by the next object
     deeper = functools.partial(_fingerprint, digest, generators=generators, depth=depth + 1, seen=seen)
     if isinstance(value, (list, tuple, set, frozenset)):
         items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value

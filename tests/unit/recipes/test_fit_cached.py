@@ -228,3 +228,23 @@ def test_fingerprint_is_the_same_in_another_process_with_another_hash_seed() -> 
         for seed in ("1", "2")
     }
     assert len(digests) == 1 and len(digests.pop()) == 64
+
+
+A_VALUE, B_VALUE = 1.0, 2.0
+
+
+def _reads_a(x):
+    return x * A_VALUE
+
+
+def _reads_b(x):
+    return x * B_VALUE
+
+
+def test_fingerprint_reads_every_function_of_a_tuple(monkeypatch) -> None:
+    """Each function's globals are gathered in a temporary dict. Before a fix, a freed temporary's id, reused by
+    the next object, made that object count as already seen, so that a cold-then-warm run missed the cache after
+    some other tests had run (Python 3.10); the fingerprint now keeps what it has seen alive."""
+    before = fingerprint((_reads_a, _reads_b))[0]
+    monkeypatch.setitem(globals(), "B_VALUE", 3.0)
+    assert fingerprint((_reads_a, _reads_b))[0] != before
