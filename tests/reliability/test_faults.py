@@ -31,6 +31,7 @@ from mmobjectives import distributed
 from mmobjectives.data import mnist
 from mmobjectives.data.idx import write_idx
 from mmobjectives.data.mnist import MNIST_FILES, DownloadError, load_mnist, mnist_cached
+from tests.local_http import LocalHTTPServer
 
 TRAIN_IMAGES = MNIST_FILES["train_images"][0]
 TEST_LABELS = MNIST_FILES["test_labels"][0]
@@ -44,7 +45,7 @@ def _no_proxy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("MMO_DATA", str(tmp_path / "cache"))
 
 
-class FaultyServer:
+class FaultyServer(LocalHTTPServer):
     """Serves small MNIST-shaped files; ``faults[name]`` lists what the next requests of a file get:
     ``"truncate"`` (half the body, then the connection closes), ``"stall"`` (half the body, then silence),
     ``"silent"`` (no answer at all), ``"corrupt"`` (the right length, one byte flipped); then the file itself."""
@@ -97,17 +98,10 @@ class FaultyServer:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True)
-        self.thread.start()
+        self._serve(Handler)
 
-    def close(self) -> None:
+    def _release(self) -> None:
         self.release.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from mmobjectives.data.idx import read_idx, write_idx
 from mmobjectives.data.image_dataset import ImageDataset
 from mmobjectives.data.images import load_digits, load_image_dataset
 from mmobjectives.data.mnist import MNIST_FILES, DownloadError, load_mnist, mnist_cached
+from tests.local_http import LocalHTTPServer
 
 N_TRAIN, N_TEST = 20, 10
 
@@ -195,7 +196,7 @@ def _write_fake_mnist(folder: Path) -> dict[str, str]:
     return md5s
 
 
-class _Server:
+class _Server(LocalHTTPServer):
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.md5s = _write_fake_mnist(folder)
@@ -210,15 +211,7 @@ class _Server:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(folder)))
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
+        self._serve(partial(Handler, directory=str(folder)))
 
 
 @pytest.fixture
@@ -311,7 +304,7 @@ def test_all_mirrors_down_fails_fast(tmp_path: Path) -> None:
     assert _names(root) == set()
 
 
-class _TrickleServer:
+class _TrickleServer(LocalHTTPServer):
     """Answers every request with a large Content-Length, then one byte every 20 ms: never a read timeout, never done."""
 
     def __init__(self) -> None:
@@ -334,17 +327,10 @@ class _TrickleServer:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True)
-        self.thread.start()
+        self._serve(Handler)
 
-    def close(self) -> None:
+    def _release(self) -> None:
         self.stop.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
 
 
 def test_a_server_that_trickles_bytes_meets_the_deadline(tmp_path: Path) -> None:
