@@ -22,7 +22,7 @@ import re
 import tempfile
 import types
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -221,14 +221,15 @@ def checkpoint_path(recipe: str, key: str) -> Path:
     return config.checkpoint_dir() / f"{recipe}-{key[:32]}.pt"
 
 
-def rng_states(generator: torch.Generator | None, device: torch.device) -> dict[str, torch.Tensor | None]:
-    """The states of every random generator a training run draws from: ``generator`` (minibatch order, noise),
+def rng_states(generators: Sequence[torch.Generator], device: torch.device) -> dict[str, torch.Tensor | None]:
+    """The states of every random generator a training run draws from: ``generators`` (minibatch order, noise,
+    a notebook's own generator; the first is stored as ``"generator"``, any others as ``"generator_1"``...),
     torch's global CPU generator (parameter initialisation, dropout on the CPU) and, on CUDA, the device's."""
-    return {
-        "generator": None if generator is None else generator.get_state(),
-        "rng": torch.get_rng_state(),
-        "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-    }
+    states: dict[str, torch.Tensor | None] = {"generator": generators[0].get_state() if generators else None}
+    states.update({f"generator_{i}": g.get_state() for i, g in enumerate(generators[1:], start=1)})
+    states["rng"] = torch.get_rng_state()
+    states["cuda_rng"] = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+    return states
 
 
 @dataclass
@@ -242,11 +243,12 @@ class Checkpoint:
     device: str
     rng: dict[str, torch.Tensor | None]
 
-    def restore(self, model: nn.Module, generator: torch.Generator | None) -> None:
-        """Load the parameters into ``model`` and put the generators where training left them."""
+    def restore(self, model: nn.Module, generators: Sequence[torch.Generator]) -> None:
+        """Load the parameters into ``model`` and put the generators (as passed to :func:`rng_states`) where
+        training left them."""
         model.load_state_dict(self.state)
-        if generator is not None:
-            generator.set_state(self.rng["generator"])
+        for index, generator in enumerate(generators):
+            generator.set_state(self.rng["generator" if index == 0 else f"generator_{index}"])
         torch.set_rng_state(self.rng["rng"])
         if self.rng.get("cuda_rng") is not None:
             torch.cuda.set_rng_state(self.rng["cuda_rng"], self.device)

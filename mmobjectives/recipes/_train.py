@@ -78,29 +78,21 @@ def _cached(
     if not config.cache_enabled():
         return fit()
     steps = arguments["steps"]
-    rng = _rng_states(generators, device)
+    rng = checkpoints.rng_states(generators, device)
     key = checkpoints.checkpoint_key(
         recipe, initial=model.state_dict(), budget=config.budget().name, device=device.type, **arguments, **rng
     )
     stored = checkpoints.load(recipe, key, model, steps=steps, rng=rng)
     if stored is not None:
-        stored.restore(model, generators[0] if generators else None)
-        for index, generator in enumerate(generators[1:], start=1):
-            generator.set_state(stored.rng[f"generator_{index}"])
+        stored.restore(model, generators)
         print(f"{desc}: loaded from cache, trained in {stored.seconds:.1f} s on {stored.device}")
         return train.History(loss=stored.loss, seconds=stored.seconds, device=stored.device)
     history = fit()
-    after = _rng_states(generators, device)
+    after = checkpoints.rng_states(generators, device)
     checkpoints.save(
         recipe, key, checkpoints.Checkpoint(model.state_dict(), history.loss, history.seconds, history.device, after)
     )
     return history
-
-
-def _rng_states(generators: tuple[torch.Generator, ...], device: torch.device) -> dict[str, torch.Tensor | None]:
-    states = checkpoints.rng_states(generators[0] if generators else None, device)
-    states.update({f"generator_{i}": g.get_state() for i, g in enumerate(generators[1:], start=1)})
-    return states
 
 
 def _fit(
