@@ -356,7 +356,8 @@ def test_when_one_rank_dies_or_hangs_the_other_exits_with_a_clear_error_in_bound
 def test_run_gather_demo_reports_a_crashed_rank_in_bounded_time() -> None:
     start = time.monotonic()
     with pytest.raises(RuntimeError, match=r"rank [01]") as info:
-        distributed.run_gather_demo(world_size=2, n_per_rank=2, dim=4, timeout=30, _fail_rank=1, _fail="exit")
-    assert time.monotonic() - start < 25  # noticed when the rank dies, long before the 30 s timeout
+        distributed.run_gather_demo(world_size=2, n_per_rank=2, dim=4, timeout=120, _fail_rank=1, _fail="exit")
+    # noticed when the rank dies, long before the timeout (generous: spawning takes 20 s or more under load)
+    assert time.monotonic() - start < 60
     message = str(info.value)
     assert "exited with code 3" in message or "Connection" in message or "closed" in message, message

@@ -22,6 +22,13 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+# The timeouts of the multi-process tests are generous on purpose: spawning two processes that import torch can
+# take 20 s or more on a loaded 2-core machine, and a shorter timeout turns "rank 1 failed" into "timed out" (a
+# flaky test). What the failure tests check is that the parent reports the failure as soon as it arrives, long
+# before the timeout.
+SPAWN_TIMEOUT = 120.0
+
+
 # --- without a process group --------------------------------------------------------------------------------------
 
 
@@ -111,7 +118,9 @@ def test_run_gather_demo_validates_arguments(kwargs, error, match) -> None:
     ("world_size", "n_per_rank"), [(2, 8), (3, 4)]
 )  # 2 ranks as the issue asks; 3: a middle shard too
 def test_gathered_loss_and_grads_match_the_single_process_full_batch(world_size: int, n_per_rank: int) -> None:
-    out = run_gather_demo(world_size=world_size, n_per_rank=n_per_rank, dim=8, temperature=0.1, seed=3, timeout=60)
+    out = run_gather_demo(
+        world_size=world_size, n_per_rank=n_per_rank, dim=8, temperature=0.1, seed=3, timeout=SPAWN_TIMEOUT
+    )
     assert out["world_size"] == world_size and out["batch_size"] == world_size * n_per_rank
     assert len(out["gathered_losses"]) == world_size
     for loss in out["gathered_losses"]:
@@ -121,15 +130,15 @@ def test_gathered_loss_and_grads_match_the_single_process_full_batch(world_size:
     assert out["seconds"] > 0
 
 
-def test_a_failing_rank_surfaces_as_runtime_error_naming_it_within_the_timeout() -> None:
+def test_a_failing_rank_surfaces_as_runtime_error_naming_it_long_before_the_timeout() -> None:
     start = time.perf_counter()
     with pytest.raises(RuntimeError, match=r"rank 1 of 2 failed(.|\n)*asked to fail"):
-        run_gather_demo(world_size=2, n_per_rank=2, dim=4, timeout=10, _fail_rank=1, _fail="raise")
-    assert time.perf_counter() - start < 30
+        run_gather_demo(world_size=2, n_per_rank=2, dim=4, timeout=SPAWN_TIMEOUT, _fail_rank=1, _fail="raise")
+    assert time.perf_counter() - start < SPAWN_TIMEOUT / 2
 
 
 def test_mismatched_shard_shapes_raise_a_clear_error_in_the_parent() -> None:
     start = time.perf_counter()
     with pytest.raises(RuntimeError, match=r"same shape and dtype(.|\n)*\(1, 4\)"):
-        run_gather_demo(world_size=2, n_per_rank=2, dim=4, timeout=10, _fail_rank=0, _fail="shape")
-    assert time.perf_counter() - start < 30
+        run_gather_demo(world_size=2, n_per_rank=2, dim=4, timeout=SPAWN_TIMEOUT, _fail_rank=0, _fail="shape")
+    assert time.perf_counter() - start < SPAWN_TIMEOUT / 2
