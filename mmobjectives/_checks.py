@@ -68,6 +68,15 @@ def as_image_batch(images: Any, name: str = "images") -> torch.Tensor:
     return check_finite(x, name)
 
 
+def check_images(images: Any, name: str = "images") -> torch.Tensor:
+    """A floating (B, 1, H, W) tensor of pixel intensities; a ValueError naming ``name`` otherwise."""
+    if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] != 1:
+        raise ValueError(f"{name} must be a (B, 1, H, W) tensor, got {describe(images)}")
+    if not images.is_floating_point():
+        raise ValueError(f"{name} must be a floating tensor of pixel intensities, got {describe(images)}")
+    return images
+
+
 def check_finite(tensor: torch.Tensor, name: str) -> torch.Tensor:
     """Raise ValueError if ``tensor`` holds NaN or ±inf (never let a NaN slip through silently).
 
@@ -175,6 +184,17 @@ def check_index_range(tensor: torch.Tensor, name: str, high: int, *, low: int = 
         if lo < low or hi >= high:
             raise ValueError(f"{name} must be {what} in [{low}, {high - 1}], got values in [{lo}, {hi}]")
     return tensor
+
+
+def check_class_labels(labels: Any, name: str, n: int) -> int:
+    """(``n``,) integer class labels in [0, K), one per example; returns K = ``labels.max() + 1`` (1 when ``n`` is
+    0). A non-tensor, a float or bool tensor, another shape or a negative label is a ValueError naming ``name``."""
+    check_index_tensor(labels, name, what="integer class labels", layout=f"({n},)", ndim=1, error=ValueError)
+    if labels.shape[0] != n:
+        raise ValueError(f"{name} must be ({n},) integer class labels, one per image, got {describe(labels)}")
+    n_classes = int(labels.max()) + 1 if n else 1
+    check_index_range(labels, name, n_classes, what="class labels")
+    return n_classes
 
 
 REDUCTIONS = ("mean", "sum", "none")

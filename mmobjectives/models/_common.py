@@ -1,5 +1,5 @@
-"""Input checks that several model modules share (images for the encoders and the captioner; token ids for the
-encoders, the captioner and the language models)."""
+"""The input check that several model modules share: token ids for the encoders, the captioner and the language
+models (images: ``_checks.check_images``)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,7 @@ from typing import Any
 
 import torch
 
-from .._checks import check_index_range, check_index_tensor, describe
-
-
-def check_images(images: Any, name: str = "images") -> torch.Tensor:
-    """A floating (B, 1, H, W) tensor of pixel intensities; a ValueError naming ``name`` otherwise."""
-    if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] != 1:
-        raise ValueError(f"{name} must be a (B, 1, H, W) tensor, got {describe(images)}")
-    if not images.is_floating_point():
-        raise ValueError(f"{name} must be a floating tensor of pixel intensities, got {describe(images)}")
-    return images
+from .._checks import check_index_range, check_index_tensor
 
 
 def check_token_ids(

@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_choice, check_int, check_real
-from ._common import check_images, check_token_ids
+from .._checks import check_choice, check_images, check_int, check_real
+from ._common import check_token_ids
 from .encoders import ImageEncoder, TextEncoder
 from .mlp import MLP
 

@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_int, check_positive, describe
-from ._common import check_images, check_token_ids
+from .._checks import check_images, check_int, check_positive, describe
+from ._common import check_token_ids
 from .mlp import MLP
 
 __all__ = ["DualEncoder", "ImageEncoder", "SeparableCritic", "TextEncoder"]

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from .. import losses, models, sampling, train
-from .._checks import describe
+from .._checks import check_class_labels, check_images, describe
 from ._train import _Run, _train
 from .contrastive import text_embeddings
 
@@ -48,17 +48,20 @@ def fit_class_diffusion(
     steps: int,
     hidden: int = 256,
     n_layers: int = 3,
+    p_uncond: float = 0.1,
     batch_size: int = 256,
     lr: float = 2e-3,
     generator: torch.Generator | None = None,
     device: torch.device | str | None = None,
 ) -> tuple[models.ConditionalEpsNet, train.History]:
     """Class-conditional diffusion on digits (notebook 04, section 6): ε-prediction on images in model space
-    [-1, 1], labels dropped to the null label with probability ``p_uncond`` (0.1) for classifier-free guidance."""
-    if not isinstance(images, torch.Tensor) or images.dim() != 4:
-        raise ValueError(f"images must be (N, 1, H, W), got {describe(images)}")
-    n_classes = int(labels.max()) + 1
-    model = models.ConditionalEpsNet(image_size=images.shape[-1], n_classes=n_classes, hidden=hidden, n_layers=n_layers)
+    [-1, 1], labels in [0, K) dropped to the null label K with probability ``p_uncond`` for classifier-free
+    guidance."""
+    check_images(images)
+    n_classes = check_class_labels(labels, "labels", images.shape[0])
+    model = models.ConditionalEpsNet(
+        image_size=images.shape[-1], n_classes=n_classes, hidden=hidden, n_layers=n_layers, p_uncond=p_uncond
+    )
     run = _Run(steps, batch_size, lr, generator, device, desc="conditional diffusion")
     return _fit_eps("fit_class_diffusion", model, images, labels, model.drop_labels, schedule, run)
 
@@ -81,8 +84,7 @@ def fit_text_to_image(
     """Text-to-image diffusion conditioned on the frozen CLIP text tower (notebook 07, section 1): ε-prediction on
     images in model space, the condition being ``clip.encode_b(text_tokens)`` of each image's caption, zeroed with
     probability ``p_uncond`` for classifier-free guidance. The CLIP model is not trained further."""
-    if not isinstance(images, torch.Tensor) or images.dim() != 4:
-        raise ValueError(f"images must be (N, 1, H, W), got {describe(images)}")
+    check_images(images)
     if not isinstance(text_tokens, torch.Tensor) or text_tokens.dim() != 2 or text_tokens.shape[0] != images.shape[0]:
         raise ValueError(
             f"text_tokens must be ({images.shape[0]}, L), one caption per image, got {describe(text_tokens)}"

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from .. import data, losses, models, train
-from .._checks import check_index_range, check_index_tensor, describe
+from .._checks import check_class_labels, check_images
 from ._train import _Run, _train
 
 
@@ -32,14 +32,8 @@ def fit_classifier(
     Class labels are ``y_train`` in [0, K); the judge has K = ``y_train.max() + 1`` outputs.
     Returns the model in eval mode on the CPU and its ``train.History``.
     """
-    if not isinstance(x_train, torch.Tensor) or x_train.dim() != 4 or not x_train.is_floating_point():
-        raise ValueError(f"x_train must be a (N, 1, H, W) floating-point tensor of images, got {describe(x_train)}")
-    n = x_train.shape[0]
-    check_index_tensor(y_train, "y_train", what="integer class labels", layout=f"({n},)", ndim=1, error=ValueError)
-    if y_train.shape[0] != n:
-        raise ValueError(f"y_train must be ({n},) integer class labels, one per image, got {describe(y_train)}")
-    n_classes = int(y_train.max()) + 1 if n else 1
-    check_index_range(y_train, "y_train", n_classes, what="class labels")
+    check_images(x_train, "x_train")
+    n_classes = check_class_labels(y_train, "y_train", x_train.shape[0])
     judge = models.ImageEncoder(out_dim=n_classes, image_size=x_train.shape[-1])
 
     def loss_fn(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:

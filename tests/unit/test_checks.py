@@ -10,7 +10,15 @@ import numpy as np
 import pytest
 import torch
 
-from mmobjectives._checks import REDUCTIONS, check_index_range, check_index_tensor, check_reduction, reduce
+from mmobjectives._checks import (
+    REDUCTIONS,
+    check_class_labels,
+    check_images,
+    check_index_range,
+    check_index_tensor,
+    check_reduction,
+    reduce,
+)
 
 LOSSES = Path(__file__).resolve().parents[2] / "mmobjectives" / "losses"
 
@@ -102,6 +110,38 @@ def test_check_index_range_names_the_range_and_the_values_given(values: list[int
 
 
 # -- the losses use this layer ---------------------------------------------------------------------------------
+def test_check_class_labels_returns_the_number_of_classes() -> None:
+    assert check_class_labels(torch.tensor([0, 3, 1]), "y", 3) == 4
+    assert check_class_labels(torch.tensor([2, 2], dtype=torch.int32), "y", 2) == 3
+    assert check_class_labels(torch.zeros(0, dtype=torch.long), "y", 0) == 1
+
+
+@pytest.mark.parametrize(
+    ("labels", "n", "shown"),
+    [
+        ([0, 1], 2, "got list"),
+        (torch.tensor([0.0, 1.0]), 2, "float32"),
+        (torch.tensor([True, False]), 2, "bool"),
+        (torch.zeros(2, 1, dtype=torch.long), 2, "1-D"),
+        (torch.tensor([0, 1, 2]), 2, "one per image"),
+        (torch.tensor([0, -3]), 2, r"\[-3, 0\]"),
+    ],
+)
+def test_check_class_labels_names_the_argument(labels: object, n: int, shown: str) -> None:
+    with pytest.raises(ValueError, match=rf"^y_train must .*{shown}"):
+        check_class_labels(labels, "y_train", n)
+
+
+def test_check_images_accepts_floating_one_channel_batches_only() -> None:
+    x = torch.rand(2, 1, 5, 5)
+    assert check_images(x) is x
+    for bad, shown in ((torch.rand(2, 5, 5), "shape"), (torch.rand(2, 3, 5, 5), "shape"), ("img", "str")):
+        with pytest.raises(ValueError, match=rf"^pixels must be a \(B, 1, H, W\) tensor, got .*{shown}"):
+            check_images(bad, "pixels")
+    with pytest.raises(ValueError, match="pixels must be a floating tensor"):
+        check_images(torch.zeros(2, 1, 5, 5, dtype=torch.uint8), "pixels")
+
+
 def test_no_loss_file_reaches_into_another_loss_files_private_names() -> None:
     """Shared loss helpers live in ``losses/_common.py``; a loss file imports public names of a sibling, never its
     underscore names, and defines no reduction of its own."""

@@ -97,6 +97,43 @@ def test_fit_class_diffusion(pairs):
         )
 
 
+def test_fit_class_diffusion_passes_p_uncond_to_the_model(pairs):
+    from mmobjectives import sampling
+
+    model, _ = recipes.fit_class_diffusion(
+        pairs.images_train[:16],
+        pairs.labels_train[:16],
+        sampling.VPSchedule("linear"),
+        steps=1,
+        hidden=8,
+        n_layers=1,
+        p_uncond=0.3,
+        device="cpu",
+    )
+    assert model.p_uncond == 0.3
+    with pytest.raises(ValueError, match=r"p_uncond must be in \[0, 1\], got 1.5"):
+        recipes.fit_class_diffusion(
+            pairs.images_train[:4], pairs.labels_train[:4], sampling.VPSchedule("linear"), steps=1, p_uncond=1.5
+        )
+
+
+@pytest.mark.parametrize(
+    ("labels", "match"),
+    [
+        ([0, 1, 2, 3], r"labels must be a torch.Tensor of integer class labels \(4,\), got list"),
+        (torch.rand(4), r"labels must hold integer class labels \(4,\).*float32"),
+        (torch.tensor([0, 1, -1, 2]), r"labels must be class labels in \[0, 2\], got values in \[-1, 2\]"),
+        (torch.tensor([0, 1, 2]), r"labels must be \(4,\) integer class labels, one per image, got .*shape \(3,\)"),
+    ],
+)
+def test_fit_class_diffusion_names_bad_labels_before_training(pairs, labels, match, capsys):
+    from mmobjectives import sampling
+
+    with pytest.raises(ValueError, match=match):
+        recipes.fit_class_diffusion(pairs.images_train[:4], labels, sampling.VPSchedule("linear"), steps=1)
+    assert "conditional diffusion" not in capsys.readouterr().err  # refused before the progress bar starts
+
+
 def test_text_to_image_recipe_shapes(pairs):
     from mmobjectives import sampling
 
