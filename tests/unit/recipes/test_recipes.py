@@ -87,30 +87,16 @@ def test_fit_class_diffusion(pairs):
         steps=2,
         hidden=16,
         n_layers=1,
+        p_uncond=0.3,
         generator=torch.Generator().manual_seed(0),
         device="cpu",
     )
     assert isinstance(model, models.ConditionalEpsNet) and history.steps == 2 and not model.training
+    assert model.p_uncond == 0.3  # passed on to the model (as fit_text_to_image does)
     with pytest.raises(ValueError, match="images"):
         recipes.fit_class_diffusion(
             pairs.images_train[:4, 0], pairs.labels_train[:4], sampling.VPSchedule("linear"), steps=1
         )
-
-
-def test_fit_class_diffusion_passes_p_uncond_to_the_model(pairs):
-    from mmobjectives import sampling
-
-    model, _ = recipes.fit_class_diffusion(
-        pairs.images_train[:16],
-        pairs.labels_train[:16],
-        sampling.VPSchedule("linear"),
-        steps=1,
-        hidden=8,
-        n_layers=1,
-        p_uncond=0.3,
-        device="cpu",
-    )
-    assert model.p_uncond == 0.3
     with pytest.raises(ValueError, match=r"p_uncond must be in \[0, 1\], got 1.5"):
         recipes.fit_class_diffusion(
             pairs.images_train[:4], pairs.labels_train[:4], sampling.VPSchedule("linear"), steps=1, p_uncond=1.5
