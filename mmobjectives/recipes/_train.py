@@ -35,6 +35,17 @@ def _check_pairs(pairs: object) -> data.PairedDigits:
     return pairs
 
 
+def _check_batch(batch: object, names: tuple[str, ...]) -> tuple[torch.Tensor, ...]:
+    """A training loss's ``batch``: a tuple or list of ``len(names)`` tensors; a TypeError naming the layout."""
+    layout = "(" + ", ".join(names) + ")"
+    if not isinstance(batch, (tuple, list)) or len(batch) != len(names):
+        raise TypeError(f"batch must be a tuple {layout} of {len(names)} tensors, got {describe(batch)}")
+    for name, value in zip(names, batch):
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"batch must be a tuple {layout} of tensors; its {name} is {describe(value)}")
+    return tuple(batch)
+
+
 def _train(
     recipe: str,
     model: M,

@@ -7,12 +7,15 @@ from torch import nn
 
 from .. import data, losses, models, train
 from .._checks import describe
-from ._train import _check_pairs, _Run, _train
+from ._train import _check_batch, _check_pairs, _Run, _train
 
 
 def clip_loss(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
     """Symmetric InfoNCE of a ``models.DualEncoder`` on a batch ``(images, tokens)``."""
-    z_a, z_b, temperature = model(batch[0], batch[1])
+    if not isinstance(model, models.DualEncoder):
+        raise TypeError(f"model must be a models.DualEncoder, got {describe(model)}")
+    images, tokens = _check_batch(batch, ("images", "tokens"))
+    z_a, z_b, temperature = model(images, tokens)
     return losses.info_nce(z_a, z_b, temperature)
 
 

@@ -11,7 +11,7 @@ from torch import nn
 
 from .. import data, losses, models, sampling, train
 from .._checks import check_int, describe
-from ._train import _check_pairs, _Run, _train
+from ._train import _check_batch, _check_pairs, _Run, _train
 
 
 @dataclass
@@ -83,7 +83,11 @@ def multimodal_loss(
 ) -> torch.Tensor:
     """The multimodal GPT's loss on a batch ``(tokens, allowed, targets)``: next-token NLL of the scored targets
     under the format's logit mask (notebook 05, section 5.2)."""
-    seqs, allowed, targets = batch
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module (a models.TinyGPT), got {describe(model)}")
+    if not isinstance(vocab, data.MultimodalVocabulary):
+        raise TypeError(f"vocab must be a data.MultimodalVocabulary, got {describe(vocab)}")
+    seqs, allowed, targets = _check_batch(batch, ("tokens", "allowed", "targets"))
     return losses.autoregressive_nll(vocab.mask_logits(model(seqs), seqs, allowed), targets)
 
 

@@ -203,3 +203,71 @@ def test_fit_judge_is_fit_classifiers_model_and_fit_classifier_reports_its_histo
     assert history.steps == 3 and history.seconds > 0 and not model.training
     for (name, a), b in zip(judge.state_dict().items(), model.state_dict().values()):
         assert torch.equal(a, b), name
+
+
+# --- the recipes' training losses against independent formulas ----------------------------------------------------
+
+
+def test_clip_loss_is_symmetric_infonce_of_the_towers_embeddings_with_its_gradient(pairs):
+    torch.manual_seed(0)
+    clip = models.DualEncoder(
+        models.ImageEncoder(out_dim=8, image_size=pairs.images_train.shape[-1]),
+        models.TextEncoder(pairs.tokenizer.vocab_size, out_dim=8),
+        init_temperature=0.1,
+    ).double()
+    images, tokens = pairs.images_train[:12].double(), pairs.tokens_train[:12]
+    got = recipes.clip_loss(clip, (images, tokens))
+    params = list(clip.parameters())  # both towers and the temperature
+    grads_got = torch.autograd.grad(got, params)
+
+    # oracle: unit embeddings a_i, b_j; S_ij = <a_i, b_j>/τ; ½ mean_i (−log softmax_j S_ij[i] − log softmax_i S_ij[j])
+    a = torch.nn.functional.normalize(clip.encoder_a(images), dim=1)
+    b = torch.nn.functional.normalize(clip.encoder_b(tokens), dim=1)
+    s = a @ b.T * clip.log_logit_scale.exp()  # 1/τ = exp(log logit scale), below its clamp here
+    want = 0.5 * (-s.log_softmax(dim=1).diagonal().mean() - s.log_softmax(dim=0).diagonal().mean())
+    grads_want = torch.autograd.grad(want, params)
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
+    for g_got, g_want in zip(grads_got, grads_want, strict=True):
+        torch.testing.assert_close(g_got, g_want, rtol=1e-9, atol=1e-12)
+
+
+def test_clip_loss_names_a_bad_model_or_batch(pairs):
+    with pytest.raises(TypeError, match="model must be a models.DualEncoder, got Linear"):
+        recipes.clip_loss(torch.nn.Linear(2, 2), (pairs.images_train[:2], pairs.tokens_train[:2]))
+    clip = models.DualEncoder(models.ImageEncoder(out_dim=4), models.TextEncoder(pairs.tokenizer.vocab_size, out_dim=4))
+    with pytest.raises(TypeError, match=r"batch must be a tuple \(images, tokens\) of 2 tensors, got a torch.float32 tensor"):
+        recipes.clip_loss(clip, pairs.images_train[:2])
+    with pytest.raises(TypeError, match=r"its tokens is list"):
+        recipes.clip_loss(clip, (pairs.images_train[:2], [[1, 2], [3, 4]]))
+
+
+def test_multimodal_loss_is_the_masked_next_token_nll_of_the_scored_targets(pairs):
+    tok = data.ImageTokenizer(2, 8).fit(pairs.images_train[:300], seed=0)
+    seqs = recipes.multimodal_sequences(pairs, tok, shifted_copy=False, class_captions=False)
+    vocab = seqs.vocab
+    torch.manual_seed(0)
+    gpt = models.TinyGPT(vocab.vocab_size, d_model=16, n_layers=1, n_heads=2, max_len=seqs.max_len, dropout=0.0)
+    batch = (seqs.tokens[:6], seqs.allowed[:6], seqs.targets[:6])
+    got = recipes.multimodal_loss(gpt, batch, vocab)
+
+    # oracle: disallowed next tokens get probability 0; position t scores target t+1 unless it is ignored (−100)
+    logits = gpt(batch[0])
+    log_p = logits.masked_fill(~batch[1], float("-inf")).log_softmax(dim=-1)[:, :-1]  # (N, L-1, V)
+    target = batch[2][:, 1:]
+    scored = target != -100
+    nll = -log_p.gather(-1, target.clamp(min=0)[..., None]).squeeze(-1)
+    want = nll[scored].mean()
+    assert 0 < int(scored.sum()) < scored.numel()  # some positions are scored, some (padding, prompts) are not
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_multimodal_loss_names_a_bad_vocab_or_batch(pairs):
+    tok = data.ImageTokenizer(2, 8).fit(pairs.images_train[:300], seed=0)
+    seqs = recipes.multimodal_sequences(pairs, tok, shifted_copy=False, class_captions=False)
+    gpt = models.TinyGPT(seqs.vocab.vocab_size, d_model=16, n_layers=1, n_heads=2, max_len=seqs.max_len)
+    with pytest.raises(TypeError, match="vocab must be a data.MultimodalVocabulary, got NoneType"):
+        recipes.multimodal_loss(gpt, (seqs.tokens, seqs.allowed, seqs.targets), None)
+    with pytest.raises(TypeError, match=r"batch must be a tuple \(tokens, allowed, targets\) of 3 tensors"):
+        recipes.multimodal_loss(gpt, (seqs.tokens, seqs.targets), seqs.vocab)
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
+        recipes.multimodal_loss("gpt", (seqs.tokens, seqs.allowed, seqs.targets), seqs.vocab)
