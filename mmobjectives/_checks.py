@@ -139,6 +139,23 @@ def check_int(value: Any, name: str, *, minimum: int | None = None) -> int:
     return number
 
 
+def check_instance(value: Any, name: str, cls: type | tuple[type, ...], what: str) -> Any:
+    """``value`` itself when it is an instance of ``cls``; otherwise a TypeError: "``name`` must be ``what``, got ..."
+    (``what`` as the user would write it, e.g. ``"a data.GaussianMixture"``)."""
+    if not isinstance(value, cls):
+        raise TypeError(f"{name} must be {what}, got {describe(value)}")
+    return value
+
+
+def check_reals(values: Any, name: str) -> tuple[float, ...]:
+    """A non-empty sequence (list, tuple, 1-D array or tensor) of finite real numbers, as a tuple of floats."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__") or not hasattr(values, "__iter__"):
+        raise TypeError(f"{name} must be a sequence of real numbers, got {describe(values)}")
+    if len(values) == 0:
+        raise ValueError(f"{name} must hold at least one number, got an empty {type(values).__name__}")
+    return tuple(check_real(v, f"{name}[{i}]") for i, v in enumerate(values))
+
+
 def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
     """One of a fixed set of strings."""
     if value not in choices:

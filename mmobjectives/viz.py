@@ -20,7 +20,7 @@ from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
 from . import metrics
-from ._checks import as_float_tensor, check_int, check_positive, describe
+from ._checks import as_float_tensor, check_int, check_positive, check_reals, describe
 
 __all__ = [
     "PALETTE",
@@ -63,10 +63,12 @@ def _axes(ax: Axes | None, figsize: tuple[float, float] = (5.0, 5.0)) -> Axes:
 
 
 def _limits(lim: float | Sequence[float]) -> tuple[float, float, float, float]:
-    if isinstance(lim, (int, float)):
+    if isinstance(lim, (int, float, np.integer, np.floating)):
         half = check_positive(lim, "lim")
         return (-half, half, -half, half)
-    values = tuple(float(v) for v in lim)
+    if isinstance(lim, (str, bytes)) or not hasattr(lim, "__iter__"):
+        raise TypeError(f"lim must be a positive number or (xmin, xmax, ymin, ymax), got {describe(lim)}")
+    values = check_reals(lim, "lim")
     if len(values) != 4 or values[0] >= values[1] or values[2] >= values[3]:
         raise ValueError(f"lim must be a positive number or (xmin, xmax, ymin, ymax) with min < max, got {lim!r}")
     return values  # type: ignore[return-value]

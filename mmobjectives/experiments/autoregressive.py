@@ -62,7 +62,7 @@ def sampling_tradeoff(
     context = check_int(context, "context", minimum=0)
     if context >= source.vocab_size:
         raise ValueError(f"context must be a symbol in [0, {source.vocab_size - 1}], got {context}")
-    g = torch.Generator().manual_seed(int(seed))
+    g = torch.Generator().manual_seed(check_int(seed, "seed", minimum=0))
     first = source.sample(n, 1, generator=g)
     samples = sampling.sample_tokens(model, first, length - 1, temperature=temperature, top_k=top_k, generator=g)
     true_nll = float(-(source.log_prob(samples) - source.log_prob(samples[:, :1])).mean()) / (length - 1)

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .. import losses, metrics
-from .._checks import as_float_tensor, check_finite, check_int, check_positive, describe
+from .._checks import as_float_tensor, check_finite, check_int, check_positive, check_reals, describe
 from ._types import Numbers
 
 __all__ = ["ContrastiveTemperature", "MIStaircase", "contrastive_temperature", "mi_staircase"]
@@ -44,7 +44,8 @@ def mi_staircase(
     """
     n = check_int(n, "n", minimum=2)
     temperature = check_positive(temperature, "temperature")
-    generator = torch.Generator().manual_seed(int(seed))
+    mis = check_reals(mis, "mis")
+    generator = torch.Generator().manual_seed(check_int(seed, "seed", minimum=0))
     results = [
         metrics.optimal_critic_estimate(
             mi, n, dim=dim, n_batches=n_batches, temperature=temperature, generator=generator

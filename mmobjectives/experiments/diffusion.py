@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .. import data, metrics, models, sampling
-from .._checks import check_choice, check_int, check_real, describe
+from .._checks import check_choice, check_instance, check_int, check_real, describe
 
 __all__ = [
     "FORWARD_PROCESSES",
@@ -48,6 +48,7 @@ def forward_marginal(t: float, kind: str, mixture: data.GaussianMixture) -> Forw
     :data:`FORWARD_PROCESSES` (``"VP linear"``, ``"VP cosine"``, ``"VE"``). Notebook 04, section 1 widget."""
     kind = check_choice(kind, "kind", FORWARD_PROCESSES)
     t = check_real(t, "t")
+    check_instance(mixture, "mixture", data.GaussianMixture, "a data.GaussianMixture")
     alpha, sigma = (float(v) for v in _FORWARD_PROCESSES[kind]().marginal(t))
     return ForwardMarginal(t, kind, alpha, sigma, mixture.diffused(alpha, sigma))
 

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from .. import data, metrics, sampling, viz
-from .._checks import check_int, check_positive
+from .._checks import check_instance, check_int, check_positive, describe
 
 __all__ = ["LangevinRun", "MixtureField", "ScoreError", "langevin_run", "mixture_field", "score_error"]
 
@@ -61,10 +61,13 @@ def score_error(
     on a grid (fields and the error :math:`\|s_\theta - s^*\|`) and, on samples of :math:`q_\sigma`, the relative
     Fisher divergence. Notebook 03, section 6 widget.
     """
+    if not callable(score_fn):
+        raise TypeError(f"score_fn must be callable (x, sigma) -> score, got {describe(score_fn)}")
+    check_instance(mixture, "mixture", data.GaussianMixture, "a data.GaussianMixture")
     sigma = check_positive(sigma, "sigma")
     noised = mixture.noised(sigma)
-    xx, yy, grid = viz.grid_2d(lim, n_grid)
-    generator = torch.Generator().manual_seed(int(seed))
+    xx, yy, grid = viz.grid_2d(check_positive(lim, "lim"), check_int(n_grid, "n_grid", minimum=2))
+    generator = torch.Generator().manual_seed(check_int(seed, "seed", minimum=0))
     samples = noised.sample(check_int(n_samples, "n_samples", minimum=2), generator=generator)
 
     def learned(x: torch.Tensor) -> torch.Tensor:
@@ -109,8 +112,12 @@ def langevin_run(
     r"""Langevin from uniform noise on :math:`[-L, L]^2` with ``mixture.score``; returns the samples and the mean
     :math:`\log p` of the samples next to that of exact samples (equal when the sampler is right). Notebook 03.
     """
-    generator = torch.Generator().manual_seed(int(seed))
+    check_instance(mixture, "mixture", data.GaussianMixture, "a data.GaussianMixture")
+    step_size = check_positive(step_size, "step_size")
+    n_steps = check_int(n_steps, "n_steps", minimum=0)
     n_chains = check_int(n_chains, "n_chains", minimum=2)
+    start_lim = check_positive(start_lim, "start_lim")
+    generator = torch.Generator().manual_seed(check_int(seed, "seed", minimum=0))
     start = (torch.rand(n_chains, mixture.dim, generator=generator, dtype=torch.float64) * 2 - 1) * start_lim
     samples = sampling.langevin(mixture.score, start, step_size, n_steps, generator=generator)
     assert isinstance(samples, torch.Tensor)

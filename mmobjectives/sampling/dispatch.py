@@ -18,7 +18,7 @@ import math
 import torch
 
 from .. import data
-from .._checks import check_choice, check_generator, check_int, describe
+from .._checks import check_choice, check_generator, check_instance, check_int
 from .conversions import eps_from_score
 from .diffusion import ddpm_sample, probability_flow_ode, reverse_sde
 from .langevin import annealed_langevin
@@ -47,8 +47,7 @@ def sample_mixture(
     sampler = check_choice(sampler, "sampler", SAMPLERS)
     n_steps = check_int(n_steps, "n_steps", minimum=1)
     n = check_int(n, "n", minimum=1)
-    if not isinstance(mixture, data.GaussianMixture):
-        raise TypeError(f"mixture must be a data.GaussianMixture, got {describe(mixture)}")
+    check_instance(mixture, "mixture", data.GaussianMixture, "a data.GaussianMixture")
     check_generator(generator)
     dim = mixture.dim
     if sampler == "annealed Langevin":

@@ -201,6 +201,8 @@ def check_prior(alpha_bar_K: float | torch.Tensor, threshold: float = 1e-2) -> f
     linear betas over K = 1000 steps: ≈ 4.0e-5.)
     """
     value = check_real(alpha_bar_K, "alpha_bar_K")
+    if not 0 <= value <= 1:  # a product of factors 1 − β_k in [0, 1]
+        raise ValueError(f"alpha_bar_K must be in [0, 1] (a product of 1 - beta_k), got {value}")
     threshold = check_positive(threshold, "threshold")
     if value > threshold:
         warnings.warn(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from .. import data
-from .._checks import describe
+from .._checks import check_instance, describe
 from ._loop import ScoreFn
 from .conversions import score_from_eps
 from .schedules import Schedule, _check_schedule
@@ -21,8 +21,7 @@ def analytic_diffusion_score(mixture: data.GaussianMixture, schedule: Schedule) 
     :math:`\nabla\log p_t` where :math:`x_t = \alpha(t)x_0 + \sigma(t)\varepsilon` (``mixture.diffused``). Lets
     notebook 04 compare samplers with no training error in the way.
     """
-    if not isinstance(mixture, data.GaussianMixture):
-        raise TypeError(f"mixture must be a data.GaussianMixture, got {describe(mixture)}")
+    check_instance(mixture, "mixture", data.GaussianMixture, "a data.GaussianMixture")
     _check_schedule(schedule)
 
     def score_fn(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

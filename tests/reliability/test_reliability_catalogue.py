@@ -72,6 +72,7 @@ VP = sampling.VPSchedule()
 GPT = models.TinyGPT(5, d_model=8, n_layers=1, n_heads=2, max_len=6)
 EPS_NET = models.ConditionalEpsNet(image_size=4, n_classes=3, hidden=8, n_layers=1)
 LOGITS = _t(4, 3)
+CLIP = models.DualEncoder(models.ImageEncoder(out_dim=4), models.TextEncoder(6, out_dim=4))
 TARGET = torch.tensor([0, 1, 2, 1])
 
 CASES: list[Case] = [
@@ -673,6 +674,33 @@ CASES: list[Case] = [
     Case("mi-staircase-n", lambda: widgets.mi_staircase(1, 1.0), ValueError, "n", "1"),
     Case("tradeoff-source", lambda: widgets.sampling_tradeoff(GPT, "markov", 1.0), TypeError, "source", "'markov'"),
     Case("tradeoff-tau", lambda: widgets.sampling_tradeoff(GPT, MARKOV, 0.0), ValueError, "temperature", "0"),
+    Case("tradeoff-seed", lambda: widgets.sampling_tradeoff(GPT, MARKOV, 1.0, seed="0"), TypeError, "seed", "'0'"),
+    Case("langevin-run-mixture", lambda: widgets.langevin_run(0.01, 5, "ring"), TypeError, "mixture", "'ring'"),
+    Case("langevin-run-seed", lambda: widgets.langevin_run(0.01, 5, MIXTURE, seed=-1), ValueError, "seed", "-1"),
+    Case(
+        "langevin-run-start",
+        lambda: widgets.langevin_run(0.01, 5, MIXTURE, start_lim=-2.0),
+        ValueError,
+        "start_lim",
+        "-2",
+    ),
+    Case("score-error-fn", lambda: widgets.score_error("net", MIXTURE, 0.5), TypeError, "score_fn", "'net'"),
+    Case("score-error-mixture", lambda: widgets.score_error(_score, None, 0.5), TypeError, "mixture", "None"),
+    Case("score-error-grid", lambda: widgets.score_error(_score, MIXTURE, 0.5, n_grid=1), ValueError, "n_grid", "1"),
+    Case("forward-mixture", lambda: widgets.forward_marginal(0.5, "VE", [1, 2]), TypeError, "mixture", "[1, 2]"),
+    Case("mi-staircase-mis", lambda: widgets.mi_staircase(8, 1.0, mis="2, 4"), TypeError, "mis", "'2, 4'"),
+    Case("mi-staircase-mis-nan", lambda: widgets.mi_staircase(8, 1.0, mis=(2.0, np.nan)), ValueError, "mis[1]", "nan"),
+    Case("mi-staircase-seed", lambda: widgets.mi_staircase(8, 1.0, seed=1.5), TypeError, "seed", "1.5"),
+    Case("check-prior-range", lambda: sampling.check_prior(-0.5), ValueError, "alpha_bar_K", "-0.5"),
+    Case("grid-lim-type", lambda: viz.grid_2d("big"), TypeError, "lim", "'big'"),
+    Case("clip-loss-batch", lambda: recipes.clip_loss(CLIP, _t(2, 1, 8, 8)), TypeError, "batch", "(2, 1, 8, 8)"),
+    Case(
+        "class-diffusion-labels",
+        lambda: recipes.fit_class_diffusion(_t(4, 1, 4, 4), [0, 1, 2, 3], VP, steps=1),
+        ValueError,
+        "labels",
+        "[0, 1, 2, 3]",
+    ),
 ]
 
 

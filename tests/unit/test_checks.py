@@ -16,6 +16,8 @@ from mmobjectives._checks import (
     check_images,
     check_index_range,
     check_index_tensor,
+    check_instance,
+    check_reals,
     check_reduction,
     reduce,
 )
@@ -140,6 +142,35 @@ def test_check_images_accepts_floating_one_channel_batches_only() -> None:
             check_images(bad, "pixels")
     with pytest.raises(ValueError, match="pixels must be a floating tensor"):
         check_images(torch.zeros(2, 1, 5, 5, dtype=torch.uint8), "pixels")
+
+
+def test_check_instance_returns_the_value_or_names_what_was_expected() -> None:
+    value = torch.zeros(1)
+    assert check_instance(value, "x", torch.Tensor, "a tensor") is value
+    assert check_instance(3, "x", (int, float), "a number") == 3
+    with pytest.raises(TypeError, match=r"^mixture must be a data.GaussianMixture, got str 'ring'$"):
+        check_instance("ring", "mixture", torch.Tensor, "a data.GaussianMixture")
+
+
+def test_check_reals_accepts_sequences_of_finite_numbers() -> None:
+    assert check_reals([1, 2.5], "mis") == (1.0, 2.5)
+    assert check_reals(np.array([0.5]), "mis") == (0.5,)
+    assert check_reals(torch.tensor([3.0, 4.0]), "mis") == (3.0, 4.0)
+
+
+@pytest.mark.parametrize(
+    ("values", "error", "match"),
+    [
+        ("2, 4", TypeError, r"mis must be a sequence of real numbers, got str '2, 4'"),
+        (2.0, TypeError, r"mis must be a sequence of real numbers, got float 2.0"),
+        ([], ValueError, r"mis must hold at least one number, got an empty list"),
+        ([1.0, float("inf")], ValueError, r"mis\[1\] must be finite, got inf"),
+        ([1.0, "two"], TypeError, r"mis\[1\] must be a real number, got str 'two'"),
+    ],
+)
+def test_check_reals_names_the_bad_entry(values: object, error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        check_reals(values, "mis")
 
 
 def test_no_loss_file_reaches_into_another_loss_files_private_names() -> None:
