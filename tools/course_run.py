@@ -37,14 +37,18 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Empty
 from types import SimpleNamespace
 
 import ipykernel.kernelspec
 import nbformat
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.channels import AsyncZMQSocketChannel
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionComplete
+from traitlets import Type, default
 
 from tools.make_student import Exercise, find_exercises, student_notebook
 
@@ -123,10 +127,48 @@ class _ThisPythonSpecs(KernelSpecManager):
         return KernelSpec(resource_dir=ipykernel.kernelspec.RESOURCES, **ipykernel.kernelspec.get_kernel_dict())
 
 
+POLL_SLICE_S = 0.5
+
+
+class _SlicedPollChannel(AsyncZMQSocketChannel):
+    """A kernel channel whose ``get_msg`` waits in slices of ``POLL_SLICE_S`` seconds, up to its ``timeout``.
+
+    One long asyncio poll on a ZeroMQ socket can miss the socket's edge-triggered wake-up: the kernel's reply then
+    sits in the socket (``zmq.EVENTS`` says POLLIN, the kernel is idle) while the client sleeps for the whole cell
+    timeout. Seen here on notebook 03's first widget cell, in about one default-budget run in three (nbclient
+    issue 312 reports the same with ipywidgets). Every new poll looks at the socket's state first, so with slices a
+    missed wake-up costs at most one slice instead of the cell timeout.
+    """
+
+    async def get_msg(self, timeout: float | None = None) -> dict:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            wait = POLL_SLICE_S if remaining is None else min(POLL_SLICE_S, remaining)
+            try:
+                return await super().get_msg(timeout=wait)
+            except Empty:
+                if remaining is not None and remaining <= POLL_SLICE_S:
+                    raise
+
+
+class SlicedPollClient(AsyncKernelClient):
+    """nbclient's kernel client, with :class:`_SlicedPollChannel` for the replies and the outputs it waits on."""
+
+    shell_channel_class = Type(_SlicedPollChannel)
+    iopub_channel_class = Type(_SlicedPollChannel)
+
+
 class ThisPythonKernel(AsyncKernelManager):
+    """ipykernel in this interpreter, driven through :class:`SlicedPollClient`."""
+
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("kernel_spec_manager", _ThisPythonSpecs())
         super().__init__(**kwargs)
+
+    @default("client_factory")
+    def _sliced_poll_client(self) -> type[SlicedPollClient]:
+        return SlicedPollClient
 
 
 def notebook_client(nb: nbformat.NotebookNode, path: Path, *, timeout: int, allow_errors: bool) -> NotebookClient:
