@@ -235,7 +235,9 @@ def test_clip_loss_names_a_bad_model_or_batch(pairs):
     with pytest.raises(TypeError, match="model must be a models.DualEncoder, got Linear"):
         recipes.clip_loss(torch.nn.Linear(2, 2), (pairs.images_train[:2], pairs.tokens_train[:2]))
     clip = models.DualEncoder(models.ImageEncoder(out_dim=4), models.TextEncoder(pairs.tokenizer.vocab_size, out_dim=4))
-    with pytest.raises(TypeError, match=r"batch must be a tuple \(images, tokens\) of 2 tensors, got a torch.float32 tensor"):
+    with pytest.raises(
+        TypeError, match=r"batch must be a tuple \(images, tokens\) of 2 tensors, got a torch.float32 tensor"
+    ):
         recipes.clip_loss(clip, pairs.images_train[:2])
     with pytest.raises(TypeError, match=r"its tokens is list"):
         recipes.clip_loss(clip, (pairs.images_train[:2], [[1, 2], [3, 4]]))
