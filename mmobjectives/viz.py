@@ -178,7 +178,11 @@ def plot_vector_field(
     """Draw a precomputed 2-D vector field: ``field`` is (n·n, 2) on the grid ``xx, yy`` from :func:`grid_2d`."""
     if kind not in ("quiver", "stream"):
         raise ValueError(f"kind must be 'quiver' or 'stream', got {kind!r}")
-    values = np.asarray(field, dtype=float)
+    xx = as_float_tensor(xx, "xx").detach().cpu().numpy()
+    yy = as_float_tensor(yy, "yy").detach().cpu().numpy()
+    if xx.ndim != 2 or xx.shape != yy.shape:
+        raise ValueError(f"xx and yy must be the two (n, n) grids of grid_2d, got shapes {xx.shape} and {yy.shape}")
+    values = as_float_tensor(field, "field").detach().cpu().numpy()
     if values.shape != (xx.size, 2):
         raise ValueError(f"field must be ({xx.size}, 2) for a grid of shape {xx.shape}, got shape {values.shape}")
     ax = _axes(ax)
@@ -215,7 +219,7 @@ def plot_loss_curve(
 
     ``loss`` is a ``train.History`` or a sequence of numbers.
     """
-    values = np.asarray(getattr(loss, "loss", loss), dtype=float)
+    values = as_float_tensor(getattr(loss, "loss", loss), "loss").detach().cpu().numpy()
     if values.ndim != 1 or values.size == 0:
         raise ValueError(f"loss must be a non-empty 1-D sequence of numbers, got {describe(loss)}")
     smooth = check_int(smooth, "smooth", minimum=1)

@@ -646,6 +646,11 @@ CASES: list[Case] = [
     Case("grid-n", lambda: viz.grid_2d(6.0, 1), ValueError, "n", "1"),
     Case("grid-lim", lambda: viz.grid_2d(-1.0), ValueError, "lim", "-1"),
     Case("loss-curve-empty", lambda: viz.plot_loss_curve([]), ValueError, "loss", "[]"),
+    Case("loss-curve-text", lambda: viz.plot_loss_curve("0.5, 0.4"), TypeError, "loss", "'0.5, 0.4'"),
+    Case(
+        "vector-field-none", lambda: viz.plot_vector_field(*viz.grid_2d(1.0, 3)[:2], None), TypeError, "field", "None"
+    ),
+    Case("vector-field-grid", lambda: viz.plot_vector_field("xx", "yy", _t(9, 2)), TypeError, "xx", "'xx'"),
     Case("bars-2d", lambda: viz.plot_probability_bars(_probs()), ValueError, "probs", "(4, 3)"),
     Case("circle-3d", lambda: viz.plot_circle_embeddings(_t(4, 3)), ValueError, "z", "(4, 3)"),
     Case("similarity-1d", lambda: viz.plot_similarity_matrix(_t(4)), ValueError, "similarity", "(4,)"),
