@@ -30,13 +30,13 @@ def test_bench_runs_a_notebook_and_reads_its_quality_rows_back(tmp_path: Path) -
     assert run["budget"] == "smoke" and row["budget"] == "smoke"
     assert row["seconds"] > 0 and row["peak_rss_mib"] > 50  # the kernel imported torch: far above 50 MiB
     (quality,) = row["quality"]
-    assert quality["measure"].startswith("classifier: CE − H(K|X)") and quality["met"] is None  # no smoke target
+    assert quality["measure"].startswith("classifier: CE − H(Y|X)") and quality["met"] is None  # no smoke target
     assert quality["distance"] == quality["value"] - quality["optimum"]
     # measured twice against one fresh checkpoint folder: cold, then warm (00 trains no recipe: nothing to load)
     assert row["cache_hits"] == 0 and row["warm"]["cache_hits"] == 0
     assert row["warm"]["seconds"] > 0 and row["warm"]["same_quality"] is True
     readme = (tmp_path / "README.md").read_text()
-    assert "| `00_overview.ipynb` |" in readme and "classifier: CE − H(K\\|X)" in readme  # | escaped in a table
+    assert "| `00_overview.ipynb` |" in readme and "classifier: CE − H(Y\\|X)" in readme  # | escaped in a table
     assert "smoke on " in readme and ", cold cache | " in readme and ", warm cache |" in readme
 
 
