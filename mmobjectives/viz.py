@@ -286,8 +286,13 @@ def plot_circle_embeddings(
     label_names: Sequence[str] | None = None,
     marker: str = "o",
     size: float = 12.0,
+    symbol: str = "a",
+    legend_title: str = "class",
 ) -> Axes:
-    """2-D unit-norm embeddings on the unit circle, coloured by class (notebook 01's geometry section)."""
+    """2-D unit-norm embeddings on the unit circle, coloured by class (notebook 01's geometry section).
+
+    The axes are the two coordinates of ``symbol``: unit embeddings are :math:`a` (first modality, the default)
+    and :math:`b` (second) in the course's notation. The legend of the classes is titled ``legend_title``."""
     pts = as_float_tensor(z, "z").detach().cpu().numpy()
     if pts.ndim != 2 or pts.shape[1] != 2:
         raise ValueError(f"z must be (N, 2) embeddings, got {describe(z)}")
@@ -304,8 +309,8 @@ def plot_circle_embeddings(
             sel = lab == c
             name = label_names[int(c)] if label_names is not None else str(int(c))
             ax.scatter(pts[sel, 0], pts[sel, 1], s=size, color=colours[int(c)], marker=marker, label=name, alpha=0.8)
-        ax.legend(fontsize=7, loc="center", ncol=2, frameon=False, title="class", title_fontsize=8)
-    ax.set(xlim=(-1.25, 1.25), ylim=(-1.25, 1.25), aspect="equal", xlabel="$z_1$", ylabel="$z_2$")
+        ax.legend(fontsize=7, loc="center", ncol=2, frameon=False, title=legend_title, title_fontsize=8)
+    ax.set(xlim=(-1.25, 1.25), ylim=(-1.25, 1.25), aspect="equal", xlabel=f"${symbol}_1$", ylabel=f"${symbol}_2$")
     if title:
         ax.set_title(title)
     return ax

@@ -307,6 +307,9 @@ def test_plot_circle_embeddings_without_labels() -> None:
     assert len(scatters) == 1
     np.testing.assert_allclose(scatters[0].get_offsets(), z.numpy(), atol=1e-6)
     assert ax.get_xlim() == pytest.approx((-1.25, 1.25))
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("$a_1$", "$a_2$")  # unit embeddings are a, b (notation page)
+    ax = viz.plot_circle_embeddings(z, torch.zeros(12, dtype=torch.long), symbol="b", legend_title="digit")
+    assert (ax.get_xlabel(), ax.get_legend().get_title().get_text()) == ("$b_1$", "digit")
 
 
 def test_plot_circle_embeddings_one_collection_per_class() -> None:
