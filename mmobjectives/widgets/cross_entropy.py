@@ -69,7 +69,7 @@ def _render_calibration(result: Calibration, figure: Figure) -> str:
         [str(k) for k in range(len(result.probs))],
         highlight=result.label,
         ax=ax_p,
-        title=f"example {result.example}: p_θ(y | x) at τ = {result.temperature:.2f} (orange: true class)",
+        title=rf"example {result.example}: $p_\theta(y\mid x)$ at τ = {result.temperature:.2f} (orange: true class)",
     )
     ax_p.set_xlabel("class")
     viz.plot_reliability_diagram(result.all_probs, result.all_labels, ax=ax_r, title="held-out reliability")
