@@ -8,8 +8,9 @@ captions whole datasets.
 
 **The grammar**: digit names ``zero``..``nine`` (or, one time in five when sampled, the numeral ``7``),
 synonyms for each attribute word (``SYNONYMS``) and eight ``TEMPLATES``, six naming all three attributes and
-two naming only two. Captions are lower-case words with the comma as a word, separated by single spaces, so
-``Tokenizer.decode(Tokenizer.encode(captions))`` gives them back unchanged. The vocabulary is fixed by the
+two naming only two. Captions are lower-case words separated by single spaces, a comma written against the word
+before it as in English ("a small seven, drawn thick"); the tokenizer reads the comma as a word of its own, and
+``Tokenizer.decode(Tokenizer.encode(captions))`` gives the captions back unchanged. The vocabulary is fixed by the
 grammar, hence identical for every dataset and seed::
 
     caption_for(7, "thick", "small", "right")   # 'a small thick seven slanted right'
@@ -20,7 +21,7 @@ grammar, hence identical for every dataset and seed::
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -74,13 +75,13 @@ SYNONYMS: Mapping[str, Mapping[str, tuple[str, ...]]] = MappingProxyType(
 
 TEMPLATES: tuple[str, ...] = (
     "a {size} {thickness} {digit} {slant}",
-    "the digit {digit} , written {thickness} and {size} , {slant}",
-    "a {size} handwritten {digit} {slant} , {thickness}",
-    "{digit} , {thickness} , {size} , {slant}",
-    "a {digit} written in {thickness} strokes , {size} and {slant}",
+    "the digit {digit}, written {thickness} and {size}, {slant}",
+    "a {size} handwritten {digit} {slant}, {thickness}",
+    "{digit}, {thickness}, {size}, {slant}",
+    "a {digit} written in {thickness} strokes, {size} and {slant}",
     "a {size} {thickness} {digit}",
     "a {thickness} {digit} {slant}",
-    "a {size} {digit} , drawn {thickness} and {slant}",
+    "a {size} {digit}, drawn {thickness} and {slant}",
 )
 """Caption templates; ``{digit}``, ``{thickness}``, ``{size}``, ``{slant}`` are the slots. "a" becomes "an"
 before "eight" or "8"."""
@@ -98,9 +99,21 @@ _TOKEN_RE = re.compile(r"[a-z0-9]+|[^\sa-z0-9]")
 SPECIAL_TOKENS: tuple[str, ...] = ("<pad>", "<bos>", "<eos>", "<unk>")
 
 
+_CLOSING_MARKS = frozenset(",.;:?!")
+
+
 def _split(text: str) -> list[str]:
     """Lower-case and cut into words: runs of letters/digits, and each punctuation mark (the comma) alone."""
     return _TOKEN_RE.findall(text.lower())
+
+
+def _join(words: Iterable[str]) -> str:
+    """Words back into text, as ``_split`` cut it: single spaces, but a closing mark (``,`` ``?`` …) written
+    against the word before it: ``["seven", ",", "bold"]`` → ``"seven, bold"``."""
+    text = ""
+    for word in words:
+        text += word if text and word in _CLOSING_MARKS else f" {word}" if text else word
+    return text
 
 
 def _grammar_words() -> tuple[str, ...]:
@@ -166,9 +179,10 @@ def _check_digit(digit: Any, name: str = "digit") -> int:
 
 
 def _fix_articles(caption: str) -> str:
+    """Write "an" for "a" before "eight" or "8" (also "a eight, …"), with single spaces (dropped slots leave two)."""
     words = caption.split()
     for i in range(len(words) - 1):
-        if words[i] == "a" and words[i + 1] in _AN_WORDS:
+        if words[i] == "a" and words[i + 1].rstrip("".join(_CLOSING_MARKS)) in _AN_WORDS:
             words[i] = "an"
     return " ".join(words)
 

@@ -4,7 +4,7 @@ One call gives everything::
 
     from mmobjectives.data.questions import digit_questions
     vqa = digit_questions(seed=0)              # MNIST if cached, else scikit-learn's 8×8 digits
-    vqa.questions_train[0], vqa.answer_vocab[vqa.answers_train[0]]   # ('is it even ?', 'no')
+    vqa.questions_train[0], vqa.answer_vocab[vqa.answers_train[0]]   # ('is it even?', 'no')
     vqa.question_tokens_train.shape            # (N, MAX_QUESTION_TOKENS), the same for every dataset and seed
 
 **Question types** (``QUESTION_TYPES``; one fixed question each, ``QUESTIONS``) and where the answer comes from:
@@ -12,12 +12,12 @@ One call gives everything::
 ===================== ============================ ==================================================
 type                  question                     answer
 ===================== ============================ ==================================================
-``digit``             what digit is this ?         the label's name, ``zero`` .. ``nine``
-``even``              is it even ?                 ``yes`` when the label is even
-``greater_than_five`` is it greater than five ?    ``yes`` when the label is 6, 7, 8 or 9
-``thick``             is it written thick ?        ``yes`` when the measured thickness is ``thick``
-``large``             is it large ?                ``yes`` when the measured size is ``large``
-``slant``             which way does it lean ?     ``left``, ``upright`` or ``right`` (measured slant)
+``digit``             what digit is this?         the label's name, ``zero`` .. ``nine``
+``even``              is it even?                 ``yes`` when the label is even
+``greater_than_five`` is it greater than five?    ``yes`` when the label is 6, 7, 8 or 9
+``thick``             is it written thick?        ``yes`` when the measured thickness is ``thick``
+``large``             is it large?                ``yes`` when the measured size is ``large``
+``slant``             which way does it lean?     ``left``, ``upright`` or ``right`` (measured slant)
 ===================== ============================ ==================================================
 
 The attributes are those of :mod:`mmobjectives.data.attributes`: relative to the digit's own class (thickness and
@@ -59,15 +59,16 @@ QUESTION_TYPES: tuple[str, ...] = ("digit", "even", "greater_than_five", "thick"
 
 QUESTIONS: Mapping[str, str] = MappingProxyType(
     {
-        "digit": "what digit is this ?",
-        "even": "is it even ?",
-        "greater_than_five": "is it greater than five ?",
-        "thick": "is it written thick ?",
-        "large": "is it large ?",
-        "slant": "which way does it lean ?",
+        "digit": "what digit is this?",
+        "even": "is it even?",
+        "greater_than_five": "is it greater than five?",
+        "thick": "is it written thick?",
+        "large": "is it large?",
+        "slant": "which way does it lean?",
     }
 )
-"""Question type -> its question, lower-case words and the ``?`` separated by single spaces."""
+"""Question type -> its question: lower-case words separated by single spaces, the ``?`` against the last word (the
+tokenizer reads it as a word of its own)."""
 
 ANSWER_VOCAB: tuple[str, ...] = (*DIGIT_NAMES, "yes", "no", *ATTRIBUTE_VALUES["slant"])
 """Every answer, in id order: ``zero`` .. ``nine`` (ids 0-9, so a digit's id is the digit), ``yes``, ``no``,

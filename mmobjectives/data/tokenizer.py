@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import torch
 
 from .._checks import check_index_range, check_index_tensor, check_int, describe
-from .captions import SPECIAL_TOKENS, VOCABULARY, _split
+from .captions import SPECIAL_TOKENS, VOCABULARY, _join, _split
 
 __all__ = ["Tokenizer"]
 
@@ -71,9 +71,22 @@ class Tokenizer:
         return _split(text)
 
     @staticmethod
+    def join(words: Iterable[str]) -> str:
+        """Words back into text, the inverse of :meth:`split` on normalized text: single spaces, a punctuation mark
+        written against the word before it: ``['seven', ',', 'bold']`` -> ``"seven, bold"``."""
+        if isinstance(words, str) or not isinstance(words, Iterable):
+            raise TypeError(f"words must be a list of strings (as split gives), got {describe(words)}")
+        words = list(words)
+        for i, word in enumerate(words):
+            if not isinstance(word, str):
+                raise TypeError(f"words[{i}] must be a str, got {describe(word)}")
+        return _join(words)
+
+    @staticmethod
     def normalize(text: str) -> str:
-        """The caption as ``decode`` gives it back: its words joined by single spaces."""
-        return " ".join(Tokenizer.split(text))
+        """The caption as ``decode`` gives it back: its words joined by single spaces, a punctuation mark written
+        against the word before it: ``"The digit 7 ,bold"`` -> ``"the digit 7, bold"``."""
+        return Tokenizer.join(Tokenizer.split(text))
 
     def encode(self, captions: Sequence[str], max_len: int | None = None) -> torch.Tensor:
         """``<bos> words <eos>`` per caption, right-padded with ``<pad>``: int64 (B, T).
@@ -108,7 +121,7 @@ class Tokenizer:
 
     def decode(self, tokens: Any) -> list[str]:
         """Captions from ids (B, T) (or one sequence (T,), giving a list of one): skips ``<pad>``/``<bos>``,
-        stops at ``<eos>``; ``<unk>`` is written as ``<unk>``."""
+        stops at ``<eos>``; ``<unk>`` is written as ``<unk>``; words are joined as :meth:`normalize` writes them."""
         t = torch.as_tensor(tokens).detach().cpu()
         check_index_tensor(t, "tokens", what="token ids")
         if t.dim() == 1:
@@ -124,7 +137,7 @@ class Tokenizer:
                     break
                 if i not in (self.pad_id, self.bos_id):
                     words.append(self._id_to_token[i])
-            captions.append(" ".join(words))
+            captions.append(self.join(words))
         return captions
 
     def __eq__(self, other: object) -> bool:

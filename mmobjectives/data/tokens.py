@@ -316,7 +316,8 @@ class MultimodalVocabulary:
     # -- reading sequences back ------------------------------------------------------------------------------
 
     def caption_of(self, tokens: torch.Tensor) -> list[str]:
-        """The words between the first ``<txt>`` and the following ``</txt>`` (or the end) of each row."""
+        """The words between the first ``<txt>`` and the following ``</txt>`` (or the end) of each row, written as
+        ``Tokenizer.decode`` writes them."""
         tokens = self._check_tokens(tokens, "tokens", dims=(2,))
         out = []
         for row in tokens.tolist():
@@ -329,7 +330,7 @@ class MultimodalVocabulary:
                     break
                 if i < self.text.vocab_size and i != self.pad:
                     words.append(self.text.id_to_token[i])
-            out.append(" ".join(words))
+            out.append(Tokenizer.join(words))
         return out
 
     def image_codes_of(self, tokens: torch.Tensor) -> torch.Tensor:

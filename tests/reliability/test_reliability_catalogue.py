@@ -574,6 +574,8 @@ CASES: list[Case] = [
     Case("image-tokenizer-patch", lambda: data.ImageTokenizer(0, 8), ValueError, "patch_size", "0"),
     Case("image-tokenizer-codebook", lambda: data.ImageTokenizer(2, 0), ValueError, "codebook_size", "0"),
     Case("tokenizer-str", lambda: data.Tokenizer().encode("a seven"), TypeError, "captions", "'a seven'"),
+    Case("tokenizer-join-str", lambda: data.Tokenizer.join("a seven"), TypeError, "words", "'a seven'"),
+    Case("tokenizer-join-item", lambda: data.Tokenizer.join(["a", 7]), TypeError, "words[1]", "int"),
     Case("caption-digit", lambda: data.caption_for(10), ValueError, "digit", "10"),
     Case("multimodal-vocab", lambda: data.MultimodalVocabulary("words", 8, 4), TypeError, "text_tokenizer", "'words'"),
     # -- models -----------------------------------------------------------------------------------------------------

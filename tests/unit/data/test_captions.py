@@ -3,6 +3,8 @@ the grammar, the tokenizer, image–caption pairs."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -21,6 +23,7 @@ from mmobjectives.data.captions import (
 from mmobjectives.data.image_dataset import ImageDataset
 from mmobjectives.data.images import load_digits
 from mmobjectives.data.paired import PairedDigits, paired_digits, sample_captions
+from mmobjectives.data.questions import QUESTIONS
 from mmobjectives.data.tokenizer import Tokenizer
 
 H = W = 28
@@ -38,7 +41,7 @@ SLANT_WORDS = {"left": 0, "upright": 1, "straight": 1, "right": 2}
 def words_of(caption: str) -> dict[str, list[int]]:
     """Every attribute index that a caption's words name."""
     found: dict[str, list[int]] = {"digit": [], "thickness": [], "size": [], "slant": []}
-    for word in caption.split():
+    for word in caption.replace(",", " ").split():  # the comma stands against its word
         for key, table in (
             ("digit", DIGIT_WORDS),
             ("thickness", THICKNESS_WORDS),
@@ -201,9 +204,9 @@ def test_grammar_examples() -> None:
     assert caption_for(7, "bold", "big", template=5, numeral=True) == "a big bold 7"
     assert caption_for(8, slant="left") == "an eight slanted left"
     assert caption_for(7, "thick", slant="right", template=6) == "a thick seven slanted right"
-    assert caption_for(7, "thin", "small", "upright", template=3) == "seven , thin , small , upright"
+    assert caption_for(7, "thin", "small", "upright", template=3) == "seven, thin, small, upright"
     assert caption_for(1, "heavy", "tiny", "leaning left", template=1) == (
-        "the digit one , written heavy and tiny , leaning left"
+        "the digit one, written heavy and tiny, leaning left"
     )
 
 
@@ -238,7 +241,7 @@ def test_checker_catches_a_wrong_digit_or_thickness() -> None:
 
 def test_parse_caption() -> None:
     assert parse_caption("A big bold 7") == {"digit": 7, "thickness": "thick", "size": "large", "slant": None}
-    assert parse_caption("the digit two , leaning left")["slant"] == "left"
+    assert parse_caption("the digit two, leaning left")["slant"] == "left"
     assert parse_caption("a thick thin seven")["thickness"] is None  # contradicts itself
 
 
@@ -285,9 +288,25 @@ def test_tokenizer_round_trip(pairs: PairedDigits) -> None:
     assert tok.decode(pairs.tokens_train) == pairs.captions_train
     assert tok.decode(tok.encode(pairs.captions_test[:50])) == pairs.captions_test[:50]
     messy = "The Digit SEVEN,bold"
-    assert Tokenizer.normalize(messy) == "the digit seven , bold"
+    assert Tokenizer.normalize(messy) == "the digit seven, bold"
     assert tok.decode(tok.encode([messy])) == [Tokenizer.normalize(messy)]
     assert tok.decode(torch.tensor([1, 5, 2, 9, 9])) == [tok.id_to_token[5]]  # stops at <eos>
+
+
+def test_captions_and_questions_are_written_as_english(pairs: PairedDigits) -> None:
+    """A comma or question mark stands against the word before it, yet is a token of its own: written with a
+    space before it, as the grammar once wrote it, a caption has the same ids."""
+    texts = [*pairs.captions_train, *QUESTIONS.values()]
+    assert sum("," in c for c in pairs.captions_train) > len(pairs.captions_train) // 4  # the templates with commas
+    assert not [t for t in texts if " ," in t or " ?" in t or "  " in t or t != t.strip()]
+    tok = pairs.tokenizer
+    spaced = [re.sub(r"([,?])", r" \1", c) for c in pairs.captions_train[:300]]
+    assert any(" , " in c for c in spaced)
+    assert torch.equal(tok.encode(spaced, max_len=pairs.tokens_train.shape[1]), pairs.tokens_train[:300])
+    assert Tokenizer.normalize("what digit is this ?") == QUESTIONS["digit"]
+    assert Tokenizer.join(["seven", ",", "bold", "?"]) == "seven, bold?" and Tokenizer.join([]) == ""
+    question_tok = Tokenizer(extra_words=sorted({w for q in QUESTIONS.values() for w in Tokenizer.split(q)}))
+    assert question_tok.decode(question_tok.encode(list(QUESTIONS.values()))) == list(QUESTIONS.values())
 
 
 def test_unknown_words_map_to_unk() -> None:

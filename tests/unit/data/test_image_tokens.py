@@ -117,7 +117,7 @@ def test_vocabulary_layout(vocab):
 
 def test_sequences_are_padded_and_read_back(vocab):
     codes = torch.tensor([[0, 1, 2], [3, 4, 0]])
-    captions = ["a seven", "the digit one , thin"]
+    captions = ["a seven", "the digit one, thin"]
     seqs = vocab.image_first(codes, _text(captions))
     assert seqs.shape == (2, 3 + 4 + 5)
     assert seqs[0, -3:].tolist() == [0, 0, 0]

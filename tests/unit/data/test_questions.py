@@ -23,28 +23,28 @@ SLANT_WORDS = ["left", "upright", "right"]
 
 def expected_answer(question: str, label: int, thickness: int, size: int, slant: int) -> str:
     yes_no = {True: "yes", False: "no"}
-    if question == "what digit is this ?":
+    if question == "what digit is this?":
         return DIGIT_WORDS[label]
-    if question == "is it even ?":
+    if question == "is it even?":
         return yes_no[label in (0, 2, 4, 6, 8)]
-    if question == "is it greater than five ?":
+    if question == "is it greater than five?":
         return yes_no[label in (6, 7, 8, 9)]
-    if question == "is it written thick ?":
+    if question == "is it written thick?":
         return yes_no[thickness == 1]
-    if question == "is it large ?":
+    if question == "is it large?":
         return yes_no[size == 1]
-    if question == "which way does it lean ?":
+    if question == "which way does it lean?":
         return SLANT_WORDS[slant]
     raise AssertionError(f"unexpected question {question!r}")
 
 
 QUESTION_OF_TYPE = {
-    "digit": "what digit is this ?",
-    "even": "is it even ?",
-    "greater_than_five": "is it greater than five ?",
-    "thick": "is it written thick ?",
-    "large": "is it large ?",
-    "slant": "which way does it lean ?",
+    "digit": "what digit is this?",
+    "even": "is it even?",
+    "greater_than_five": "is it greater than five?",
+    "thick": "is it written thick?",
+    "large": "is it large?",
+    "slant": "which way does it lean?",
 }
 
 
