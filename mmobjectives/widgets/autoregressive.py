@@ -10,11 +10,13 @@ import torch
 from matplotlib.figure import Figure
 
 from .. import data, viz
-from ..experiments.autoregressive import SamplingTradeoff, sampling_tradeoff
+from ..experiments import autoregressive as experiment
 from .panel import Panel
 
 
-def _render_sampling(result: SamplingTradeoff, figure: Figure, curve: Sequence[SamplingTradeoff]) -> str:
+def _render_sampling(
+    result: experiment.SamplingTradeoff, figure: Figure, curve: Sequence[experiment.SamplingTradeoff]
+) -> str:
     left, right = figure.subplots(1, 2)
     v = len(result.probs)
     xs = np.arange(v)
@@ -60,10 +62,10 @@ def sampling_panel(
     length: int = 32,
     temperatures: Sequence[float] = (0.25, 0.5, 0.75, 1.0, 1.5, 2.5),
     strict: bool | None = None,
-) -> Panel[SamplingTradeoff]:
+) -> Panel[experiment.SamplingTradeoff]:
     """Notebook 05's sampling widget: temperature and top-k → the next-token distribution and the quality /
     diversity point of the samples, on the curve traced by temperature alone."""
-    curve = [sampling_tradeoff(model, source, t, None, n=n, length=length) for t in temperatures]
+    curve = [experiment.sampling_tradeoff(model, source, t, None, n=n, length=length) for t in temperatures]
     controls = {
         "temperature": ipw.FloatLogSlider(
             value=1.0,
@@ -80,7 +82,7 @@ def sampling_panel(
         ),
     }
     return Panel(
-        sampling_tradeoff,
+        experiment.sampling_tradeoff,
         lambda result, figure: _render_sampling(result, figure, curve),
         controls,
         fixed={"model": model, "source": source, "n": n, "length": length},

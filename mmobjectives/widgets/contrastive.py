@@ -11,12 +11,12 @@ from matplotlib.figure import Figure
 
 from .. import viz
 from .._checks import as_float_tensor
+from ..experiments import contrastive as experiment
 from ..experiments._types import Numbers
-from ..experiments.contrastive import ContrastiveTemperature, MIStaircase, contrastive_temperature, mi_staircase
 from .panel import Panel
 
 
-def _render_mi(result: MIStaircase, figure: Figure) -> str:
+def _render_mi(result: experiment.MIStaircase, figure: Figure) -> str:
     ax = figure.add_subplot(1, 1, 1)
     truth = np.array(result.true_mi)
     ax.plot(truth, truth, color=viz.PALETTE[0], linestyle=":", label="true MI")
@@ -43,7 +43,7 @@ def _render_mi(result: MIStaircase, figure: Figure) -> str:
     )
 
 
-def mi_staircase_panel(*, n_batches: int = 20, strict: bool | None = None) -> Panel[MIStaircase]:
+def mi_staircase_panel(*, n_batches: int = 20, strict: bool | None = None) -> Panel[experiment.MIStaircase]:
     """Notebook 01's MI widget: batch size N and critic temperature τ → estimates vs truth and the log N ceiling."""
     controls = {
         "n": ipw.SelectionSlider(options=[4, 16, 64, 256, 1024], value=64, description="batch N"),
@@ -52,7 +52,7 @@ def mi_staircase_panel(*, n_batches: int = 20, strict: bool | None = None) -> Pa
         ),
     }
     return Panel(
-        mi_staircase,
+        experiment.mi_staircase,
         _render_mi,
         controls,
         fixed={"n_batches": n_batches},
@@ -61,7 +61,7 @@ def mi_staircase_panel(*, n_batches: int = 20, strict: bool | None = None) -> Pa
     )
 
 
-def _render_contrastive(result: ContrastiveTemperature, figure: Figure, names: Sequence[str]) -> str:
+def _render_contrastive(result: experiment.ContrastiveTemperature, figure: Figure, names: Sequence[str]) -> str:
     ax_p, ax_l = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1.3, 1]})
     viz.plot_similarity_matrix(
         result.probs,
@@ -87,7 +87,7 @@ def _render_contrastive(result: ContrastiveTemperature, figure: Figure, names: S
 
 def contrastive_temperature_panel(
     similarity: Numbers, names: Sequence[str] | None = None, *, temperature: float = 0.1, strict: bool | None = None
-) -> Panel[ContrastiveTemperature]:
+) -> Panel[experiment.ContrastiveTemperature]:
     """Notebook 01's temperature widget: τ → the softmax over candidates and the per-pair loss for ``similarity``."""
     sim = as_float_tensor(similarity, "similarity")
     labels = [str(i) for i in range(sim.shape[0])] if names is None else [str(n) for n in names]
@@ -97,7 +97,7 @@ def contrastive_temperature_panel(
         )
     }
     return Panel(
-        contrastive_temperature,
+        experiment.contrastive_temperature,
         lambda result, figure: _render_contrastive(result, figure, labels),
         controls,
         fixed={"similarity": sim},

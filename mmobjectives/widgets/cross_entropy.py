@@ -10,12 +10,12 @@ from matplotlib.figure import Figure
 
 from .. import viz
 from .._checks import as_float_tensor
+from ..experiments import cross_entropy as experiment
 from ..experiments._types import Indices, Numbers
-from ..experiments.cross_entropy import Calibration, SoftmaxSummary, calibration, softmax_temperature
 from .panel import Panel
 
 
-def _render_softmax(result: SoftmaxSummary, figure: Figure, class_names: Sequence[str]) -> str:
+def _render_softmax(result: experiment.SoftmaxSummary, figure: Figure, class_names: Sequence[str]) -> str:
     ax = figure.add_subplot(1, 1, 1)
     viz.plot_probability_bars(
         result.probs,
@@ -41,7 +41,7 @@ def softmax_temperature_panel(
     temperature: float = 1.0,
     label: int = 0,
     strict: bool | None = None,
-) -> Panel[SoftmaxSummary]:
+) -> Panel[experiment.SoftmaxSummary]:
     """Notebook 00's first widget: a temperature slider and a label picker over a fixed vector of logits."""
     names = [str(c) for c in class_names]
     if len(names) != len(logits):
@@ -53,7 +53,7 @@ def softmax_temperature_panel(
         "label": ipw.Dropdown(options=[(n, i) for i, n in enumerate(names)], value=label, description="label"),
     }
     return Panel(
-        softmax_temperature,
+        experiment.softmax_temperature,
         lambda result, figure: _render_softmax(result, figure, names),
         controls,
         fixed={"logits": list(logits)},
@@ -62,7 +62,7 @@ def softmax_temperature_panel(
     )
 
 
-def _render_calibration(result: Calibration, figure: Figure) -> str:
+def _render_calibration(result: experiment.Calibration, figure: Figure) -> str:
     ax_p, ax_r = figure.subplots(1, 2)
     viz.plot_probability_bars(
         result.probs,
@@ -80,7 +80,7 @@ def _render_calibration(result: Calibration, figure: Figure) -> str:
     )
 
 
-def calibration_panel(logits: Numbers, labels: Indices, *, strict: bool | None = None) -> Panel[Calibration]:
+def calibration_panel(logits: Numbers, labels: Indices, *, strict: bool | None = None) -> Panel[experiment.Calibration]:
     """Notebook 02's calibration widget: temperature τ, label smoothing ε and an example index."""
     z = as_float_tensor(logits, "logits").detach().cpu()
     controls = {
@@ -89,7 +89,7 @@ def calibration_panel(logits: Numbers, labels: Indices, *, strict: bool | None =
         "example": ipw.IntSlider(value=0, min=0, max=min(z.shape[0] - 1, 49), description="example"),
     }
     return Panel(
-        calibration,
+        experiment.calibration,
         _render_calibration,
         controls,
         fixed={"logits": z, "labels": labels},

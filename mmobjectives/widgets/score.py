@@ -10,11 +10,11 @@ import torch
 from matplotlib.figure import Figure
 
 from .. import data, viz
-from ..experiments.score import LangevinRun, MixtureField, ScoreError, langevin_run, mixture_field, score_error
+from ..experiments import score as experiment
 from .panel import Panel
 
 
-def _render_mixture(result: MixtureField, figure: Figure) -> str:
+def _render_mixture(result: experiment.MixtureField, figure: Figure) -> str:
     ax_d, ax_s = figure.subplots(1, 2)
     lim = 1.6 * float(result.mixture.means.abs().max()) + 3 * float(result.mixture.stds.max())
     viz.plot_density_2d(result.mixture, ax=ax_d, lim=lim, title="density $p(x)$")
@@ -27,7 +27,7 @@ def _render_mixture(result: MixtureField, figure: Figure) -> str:
     )
 
 
-def score_field_panel(*, strict: bool | None = None) -> Panel[MixtureField]:
+def score_field_panel(*, strict: bool | None = None) -> Panel[experiment.MixtureField]:
     """Notebook 03's first widget: mixture weight, distance and spread → density and score field side by side."""
     controls = {
         "weight_left": ipw.FloatSlider(value=0.2, min=0.05, max=0.95, step=0.05, description="weight left"),
@@ -35,11 +35,16 @@ def score_field_panel(*, strict: bool | None = None) -> Panel[MixtureField]:
         "std": ipw.FloatSlider(value=1.0, min=0.3, max=2.0, step=0.1, description="std"),
     }
     return Panel(
-        mixture_field, _render_mixture, controls, figsize=(10.0, 4.2), title="Density and score", strict=strict
+        experiment.mixture_field,
+        _render_mixture,
+        controls,
+        figsize=(10.0, 4.2),
+        title="Density and score",
+        strict=strict,
     )
 
 
-def _render_score_error(result: ScoreError, figure: Figure) -> str:
+def _render_score_error(result: experiment.ScoreError, figure: Figure) -> str:
     ax_t, ax_l, ax_e = figure.subplots(1, 3)
     lim = float(result.xx.max())
     viz.plot_score_field(
@@ -66,14 +71,14 @@ def noise_level_panel(
     value: float | None = None,
     lim: float = 6.0,
     strict: bool | None = None,
-) -> Panel[ScoreError]:
+) -> Panel[experiment.ScoreError]:
     """Notebook 03's σ widget: the noised density, analytic field, learned field and their error at each σ."""
     options = [float(s) for s in sigmas]
     controls = {
         "sigma": ipw.SelectionSlider(options=options, value=value or options[len(options) // 2], description="σ")
     }
     return Panel(
-        score_error,
+        experiment.score_error,
         _render_score_error,
         controls,
         fixed={"score_fn": score_fn, "mixture": mixture, "lim": lim},
@@ -83,7 +88,7 @@ def noise_level_panel(
     )
 
 
-def _render_langevin(result: LangevinRun, figure: Figure) -> str:
+def _render_langevin(result: experiment.LangevinRun, figure: Figure) -> str:
     run = f"η = {result.step_size:.3g}, {result.n_steps} steps"
     title = f"Langevin: {run}"
     viz.plot_density_2d(
@@ -94,14 +99,14 @@ def _render_langevin(result: LangevinRun, figure: Figure) -> str:
 
 def langevin_panel(
     mixture: data.GaussianMixture, *, n_chains: int = 1000, strict: bool | None = None
-) -> Panel[LangevinRun]:
+) -> Panel[experiment.LangevinRun]:
     """Notebook 03's Langevin widget: step size and number of steps → where the chains end up."""
     controls = {
         "step_size": ipw.FloatLogSlider(value=0.01, base=10, min=-4, max=-0.5, step=0.1, description="η"),
         "n_steps": ipw.IntSlider(value=200, min=10, max=600, step=10, description="steps"),
     }
     return Panel(
-        langevin_run,
+        experiment.langevin_run,
         _render_langevin,
         controls,
         fixed={"mixture": mixture, "n_chains": n_chains},

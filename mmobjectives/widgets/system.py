@@ -12,11 +12,11 @@ from matplotlib.figure import Figure
 
 from .. import viz
 from .._checks import describe
-from ..experiments.system import RoundTrip, System, round_trip
+from ..experiments import system as experiment
 from .panel import Panel
 
 
-def _render_round_trip(result: RoundTrip, figure: Figure) -> str:
+def _render_round_trip(result: experiment.RoundTrip, figure: Figure) -> str:
     n = result.diffusion_images.shape[0]
     captions = result.diffusion_captions + result.gpt_captions
     viz.plot_image_grid(
@@ -34,12 +34,12 @@ def _render_round_trip(result: RoundTrip, figure: Figure) -> str:
 
 def round_trip_panel(
     captions: Sequence[str],
-    system: System,
+    system: experiment.System,
     *,
     n: int = 4,
     n_steps: int = 200,
     strict: bool | None = None,
-) -> Panel[RoundTrip]:
+) -> Panel[experiment.RoundTrip]:
     """Notebook 07's widget: pick a caption, a guidance weight w and a seed → images from both generators, captioned
     back, with their CLIP scores."""
     options = [str(c) for c in captions]
@@ -50,11 +50,11 @@ def round_trip_panel(
         "w": ipw.FloatSlider(value=2.0, min=0.0, max=4.0, step=0.5, description="guidance w"),
         "seed": ipw.IntSlider(value=0, min=0, max=9, description="seed"),
     }
-    if not isinstance(system, System):
+    if not isinstance(system, experiment.System):
         raise TypeError(f"system must be an experiments.System (the trained parts), got {describe(system)}")
     fixed = {"system": system, "n": n, "n_steps": n_steps}
     return Panel(
-        round_trip,
+        experiment.round_trip,
         _render_round_trip,
         controls,
         fixed=fixed,
