@@ -1,10 +1,13 @@
 r"""Gaussian classes with an exact posterior: the floor under every classifier's test cross-entropy (notebook 02).
 
-Class :math:`k` has prior :math:`\pi_k` and features :math:`x \mid y=k \sim \mathcal N(\mu_k,\ s_k^2 I_D)`, so
-Bayes' rule gives the true posterior in closed form,
+Class :math:`k` has prior :math:`\pi_k` and features
+:math:`x \mid y=k \sim \mathcal N(\mu_k,\ \sigma_{\text{data},k}^2 I_D)` (the data's standard deviation
+:math:`\sigma_{\text{data},k}`; :math:`\sigma` is kept for noise), so Bayes' rule gives the true posterior in
+closed form,
 
 .. math::
-    p(k \mid x) = \operatorname{softmax}_k\big(\log \pi_k + \log \mathcal N(x;\ \mu_k,\ s_k^2 I_D)\big),
+    p(k \mid x) = \operatorname{softmax}_k\big(\log \pi_k
+        + \log \mathcal N(x;\ \mu_k,\ \sigma_{\text{data},k}^2 I_D)\big),
 
 computed with log-sum-exp so that it stays finite far from every class. The test cross-entropy of any model
 :math:`p_\theta` splits as :math:`\mathbb E[-\log p_\theta(y\mid x)] = H(Y\mid X) + \mathbb E_x\,\mathrm{KL}(p(\cdot\mid x)\,\|\,p_\theta(\cdot\mid x))`,
@@ -39,7 +42,8 @@ _CHUNK = 65_536
 
 
 class GaussianClasses:
-    r"""K classes in D dimensions, :math:`y \sim \pi`, :math:`x \mid y=k \sim \mathcal N(\mu_k, s_k^2 I_D)`.
+    r"""K classes in D dimensions, :math:`y \sim \pi`,
+    :math:`x \mid y=k \sim \mathcal N(\mu_k, \sigma_{\text{data},k}^2 I_D)`.
 
     Args:
         means: (K, D) class means (any array-like), K >= 1, D >= 1.
@@ -54,7 +58,7 @@ class GaussianClasses:
         self.means, self.stds, self.priors = mixture_parameters(
             means, std, priors, names=("means", "std", "priors"), unit="class", positive_weights=True
         )
-        # p(x, y=k) = pi_k N(x; mu_k, s_k^2 I) are the components of the marginal mixture: reuse its exact math
+        # p(x, y=k) = pi_k N(x; mu_k, std_k^2 I) are the components of the marginal mixture: reuse its exact math
         self._joint = GaussianMixture(self.means, self.stds, self.priors)
 
     # -- presets -------------------------------------------------------------------------------------------------
@@ -88,7 +92,8 @@ class GaussianClasses:
         return float(-(self.priors * torch.log(self.priors)).sum())
 
     def marginal(self) -> GaussianMixture:
-        r"""The law of the features alone, :math:`p(x) = \sum_k \pi_k \mathcal N(\mu_k, s_k^2 I)` (e.g. to plot)."""
+        r"""The law of the features alone, :math:`p(x) = \sum_k \pi_k \mathcal N(\mu_k, \sigma_{\text{data},k}^2 I)`
+        (e.g. to plot)."""
         return GaussianMixture(self.means.clone(), self.stds.clone(), self.priors.clone())
 
     def __repr__(self) -> str:
@@ -113,11 +118,11 @@ class GaussianClasses:
         return x64, out_dtype
 
     def _log_joint(self, x64: torch.Tensor) -> torch.Tensor:
-        """(n, K) float64: log pi_k + log N(x; mu_k, s_k^2 I)."""
+        """(n, K) float64: log pi_k + log N(x; mu_k, std_k^2 I)."""
         return self._joint._component_log_probs(x64)
 
     def log_joint(self, x: Any) -> torch.Tensor:
-        r""":math:`\log p(x, y=k) = \log\pi_k + \log\mathcal N(x;\mu_k, s_k^2 I)`, shape (n, K)."""
+        r""":math:`\log p(x, y=k) = \log\pi_k + \log\mathcal N(x;\mu_k, \sigma_{\text{data},k}^2 I)`, shape (n, K)."""
         x64, out_dtype = self._prepare(x)
         return self._log_joint(x64).to(out_dtype)
 
@@ -185,7 +190,8 @@ class GaussianClasses:
         r""":math:`P(b \mid y=k)` per coordinate, shape (K, D, B), from the Gaussian CDF :math:`\Phi`:
 
         .. math::
-            P(b = j \mid y = k) = \Phi\Big(\frac{e_{j+1} - \mu_{kd}}{s_k}\Big) - \Phi\Big(\frac{e_j - \mu_{kd}}{s_k}\Big),
+            P(b = j \mid y = k) = \Phi\Big(\frac{e_{j+1} - \mu_{kd}}{\sigma_{\text{data},k}}\Big)
+                - \Phi\Big(\frac{e_j - \mu_{kd}}{\sigma_{\text{data},k}}\Big),
 
         with the outer edges at :math:`\pm\infty`. Coordinates are independent given the class (isotropic
         Gaussians), so :math:`P(b_1, \dots, b_D \mid k) = \prod_d P(b_d \mid k)`.

@@ -6,16 +6,18 @@ Used from notebook 00 (score field), 03 (score matching: the known target :math:
 A mixture of isotropic Gaussians,
 
 .. math::
-    p(x) = \sum_k w_k\, \mathcal N(x;\ \mu_k,\ s_k^2 I_D),
+    p(x) = \sum_k w_k\, \mathcal N(x;\ \mu_k,\ \sigma_{\text{data},k}^2 I_D),
 
 has the closed-form score
 
 .. math::
-    \nabla_x \log p(x) = \sum_k r_k(x)\, \frac{\mu_k - x}{s_k^2},\qquad
-    r_k(x) = \operatorname{softmax}_k\big(\log w_k + \log \mathcal N(x;\mu_k, s_k^2 I)\big),
+    \nabla_x \log p(x) = \sum_k r_k(x)\, \frac{\mu_k - x}{\sigma_{\text{data},k}^2},\qquad
+    r_k(x) = \operatorname{softmax}_k\big(\log w_k + \log \mathcal N(x;\mu_k, \sigma_{\text{data},k}^2 I)\big),
 
 computed with log-sum-exp so that it stays finite far from every mode, and adding independent noise
-:math:`\sigma\varepsilon` convolves each component: :math:`s_k^2 \to s_k^2 + \sigma^2`.
+:math:`\sigma\varepsilon` convolves each component:
+:math:`\sigma_{\text{data},k}^2 \to \sigma_{\text{data},k}^2 + \sigma^2`. (The course writes a component's
+standard deviation :math:`\sigma_{\text{data},k}`, the data's, and keeps :math:`\sigma` for noise.)
 """
 
 from __future__ import annotations
@@ -92,7 +94,8 @@ def mixture_parameters(
 
 
 class GaussianMixture:
-    r"""A mixture of isotropic Gaussians :math:`\sum_k w_k \mathcal N(\mu_k, s_k^2 I)` with exact answers.
+    r"""A mixture of isotropic Gaussians :math:`\sum_k w_k \mathcal N(\mu_k, \sigma_{\text{data},k}^2 I)` with exact
+    answers.
 
     Args:
         means: (K, D) component means (any array-like).
@@ -122,7 +125,8 @@ class GaussianMixture:
         return self.weights @ self.means
 
     def covariance(self) -> torch.Tensor:
-        r"""The mixture covariance :math:`\sum_k w_k (s_k^2 I + \mu_k\mu_k^\top) - \bar\mu\bar\mu^\top`, (D, D)."""
+        r"""The mixture covariance, (D, D):
+        :math:`\sum_k w_k (\sigma_{\text{data},k}^2 I + \mu_k\mu_k^\top) - \bar\mu\bar\mu^\top`."""
         eye = torch.eye(self.dim, dtype=torch.float64)
         second = sum(w * (s**2 * eye + torch.outer(m, m)) for w, s, m in zip(self.weights, self.stds, self.means))
         mbar = self.mean()
@@ -149,7 +153,7 @@ class GaussianMixture:
         return x64, out_dtype, device
 
     def _component_log_probs(self, x64: torch.Tensor) -> torch.Tensor:
-        """(n, K): log w_k + log N(x; mu_k, s_k^2 I)."""
+        """(n, K): log w_k + log N(x; mu_k, std_k^2 I)."""
         mu = self.means.to(x64.device)
         s = self.stds.to(x64.device)
         sq = ((x64[:, None, :] - mu[None]) ** 2).sum(-1)  # ||x - mu_k||^2, (n, K); exact (cdist rounds near 0)
@@ -157,7 +161,9 @@ class GaussianMixture:
         return torch.log(self.weights.to(x64.device)) + log_norm - sq / (2 * s**2)
 
     def log_prob(self, x: Any) -> torch.Tensor:
-        r""":math:`\log p(x) = \operatorname{logsumexp}_k [\log w_k + \log\mathcal N(x;\mu_k,s_k^2I)]`, shape (n,)."""
+        r"""The log density, shape (n,):
+        :math:`\log p(x) = \operatorname{logsumexp}_k [\log w_k + \log\mathcal N(x;\mu_k,\sigma_{\text{data},k}^2 I)]`.
+        """
         x64, out_dtype, _ = self._prepare(x)
         return torch.logsumexp(self._component_log_probs(x64), dim=1).to(out_dtype)
 
@@ -167,19 +173,21 @@ class GaussianMixture:
         return torch.softmax(self._component_log_probs(x64), dim=1).to(out_dtype)
 
     def score(self, x: Any) -> torch.Tensor:
-        r"""The exact score :math:`\nabla_x \log p(x) = \sum_k r_k(x)(\mu_k - x)/s_k^2`, shape (n, D)."""
+        r"""The exact score :math:`\nabla_x \log p(x) = \sum_k r_k(x)(\mu_k - x)/\sigma_{\text{data},k}^2`,
+        shape (n, D)."""
         x64, out_dtype, _ = self._prepare(x)
         r = torch.softmax(self._component_log_probs(x64), dim=1)  # (n, K)
         mu = self.means.to(x64.device)
         inv_var = 1.0 / self.stds.to(x64.device) ** 2  # (K,)
-        # sum_k r_k (mu_k - x) / s_k^2  =  (r / s^2) @ mu  -  x * sum_k r_k / s_k^2
+        # sum_k r_k (mu_k - x) / std_k^2  =  (r / std^2) @ mu  -  x * sum_k r_k / std_k^2
         weighted = r * inv_var
         return (weighted @ mu - x64 * weighted.sum(dim=1, keepdim=True)).to(out_dtype)
 
     def diffused(self, alpha: float, sigma: float) -> GaussianMixture:
         r"""The exact law of :math:`\alpha x + \sigma\varepsilon` (a diffusion's marginal at one time, notebook 04).
 
-        Means scale by :math:`\alpha`, standard deviations become :math:`\sqrt{\alpha^2 s_k^2 + \sigma^2}`.
+        Means scale by :math:`\alpha`, standard deviations become
+        :math:`\sqrt{\alpha^2 \sigma_{\text{data},k}^2 + \sigma^2}`.
         """
         alpha = check_real(alpha, "alpha")
         sigma = check_real(sigma, "sigma")
@@ -192,7 +200,8 @@ class GaussianMixture:
     def noised(self, sigma: float) -> GaussianMixture:
         r"""The exact law of :math:`x + \sigma\varepsilon`, :math:`\varepsilon\sim\mathcal N(0, I)`.
 
-        Each component's variance grows by :math:`\sigma^2`: :math:`s_k \to \sqrt{s_k^2 + \sigma^2}`.
+        Each component's variance grows by :math:`\sigma^2`:
+        :math:`\sigma_{\text{data},k} \to \sqrt{\sigma_{\text{data},k}^2 + \sigma^2}`.
         ``sigma = 0`` returns an equal copy.
         """
         sigma = check_real(sigma, "sigma")

@@ -21,7 +21,7 @@ def gen(seed: int = 0) -> torch.Generator:
 
 
 def hand_log_joint(x: np.ndarray, means: np.ndarray, stds: np.ndarray, priors: np.ndarray) -> np.ndarray:
-    """log pi_k + log N(x; mu_k, s_k^2 I) from the density formula (2 pi s^2)^(-D/2) exp(-|x - mu|^2 / (2 s^2))."""
+    """log pi_k + log N(x; mu_k, std_k^2 I) from the density (2 pi std^2)^(-D/2) exp(-|x - mu|^2 / (2 std^2))."""
     d = x.shape[1]
     out = np.empty((x.shape[0], len(means)))
     for k in range(len(means)):

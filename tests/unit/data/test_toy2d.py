@@ -49,7 +49,7 @@ def _test_points(gm: GaussianMixture, seed: int = 1) -> torch.Tensor:
 
 
 def _np_log_prob(x: np.ndarray, means: np.ndarray, stds: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """log sum_k w_k N(x; mu_k, s_k^2 I), one component at a time, accumulated with logaddexp."""
+    """log sum_k w_k N(x; mu_k, std_k^2 I), one component at a time, accumulated with logaddexp."""
     d = means.shape[1]
     total = np.full(x.shape[0], -np.inf)
     for mu, s, w in zip(means, stds, weights):
@@ -60,7 +60,7 @@ def _np_log_prob(x: np.ndarray, means: np.ndarray, stds: np.ndarray, weights: np
 
 
 def _np_density(x: np.ndarray, means: np.ndarray, stds: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """The plain density sum_k w_k (2 pi s_k^2)^(-D/2) exp(-|x - mu_k|^2 / (2 s_k^2)) (no log tricks)."""
+    """The plain density sum_k w_k (2 pi std_k^2)^(-D/2) exp(-|x - mu_k|^2 / (2 std_k^2)) (no log tricks)."""
     d = means.shape[1]
     total = np.zeros(x.shape[0])
     for mu, s, w in zip(means, stds, weights):
