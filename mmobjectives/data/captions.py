@@ -112,7 +112,9 @@ def _join(words: Iterable[str]) -> str:
     against the word before it: ``["seven", ",", "bold"]`` → ``"seven, bold"``."""
     text = ""
     for word in words:
-        text += word if text and word in _CLOSING_MARKS else f" {word}" if text else word
+        if text and word not in _CLOSING_MARKS:
+            text += " "
+        text += word
     return text
 
 
