@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 import nbformat
 
 from tools.course_run import notebook_client
+from tools.plain_text import plain_title
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -37,25 +37,6 @@ def notebook_title(nb: nbformat.NotebookNode, fallback: str) -> str:
                 if line.startswith("# "):
                     return line[2:].strip()
     return fallback
-
-
-# Inline maths in a title, written as plain text for the index table and the navigation (which MathJax never sees).
-_TEX_WORDS = {r"\mid": " ∣ ", r"\nabla": "∇", r"\log": "log", r"\theta": "θ", r"\tau": "τ", r"\sigma": "σ"}
-_SUBSCRIPTS = str.maketrans("0123456789aehijklmnoprstuvx", "₀₁₂₃₄₅₆₇₈₉ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ")
-
-
-def _plain_maths(match: re.Match[str]) -> str:
-    tex = match.group(1)
-    for macro, text in _TEX_WORDS.items():
-        tex = re.sub(re.escape(macro) + r"(?![A-Za-z])", text, tex)
-    tex = re.sub(r"_\{?([0-9a-z])\}?", lambda m: m.group(1).translate(_SUBSCRIPTS), tex)
-    tex = re.sub(r"\\([A-Za-z]+)", r"\1", tex).replace("{", "").replace("}", "")
-    return re.sub(r"\s+", " ", tex).strip()
-
-
-def plain_title(title: str) -> str:
-    """``title`` with each ``$...$`` written as plain text: ``$p(y\\mid x)$`` → ``p(y ∣ x)``."""
-    return re.sub(r"\$([^$]+)\$", _plain_maths, title)
 
 
 def execute(path: Path, budget: str, *, timeout: int = 3600) -> nbformat.NotebookNode:

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import nbformat
 
+from tools.plain_text import plain_title
+
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION_TAG = "solution"
 EXERCISE_TAG = "exercise"
@@ -52,12 +54,13 @@ def defined_functions(source: str) -> tuple[str, ...]:
 
 
 def exercise_title(cells: list[nbformat.NotebookNode], index: int) -> str:
-    """The last Markdown heading above cell ``index`` ("Coding exercise 1: InfoNCE from a logit matrix")."""
+    """The last Markdown heading above cell ``index`` ("Coding exercise 1: InfoNCE from a logit matrix"), its inline
+    maths as plain text (it ends up in an error message, where ``$C$`` would stay raw)."""
     for cell in reversed(cells[:index]):
         if cell.cell_type == "markdown":
             headings = _HEADING.findall(cell.source)
             if headings:
-                return _MINUTES.sub(" ", headings[-1]).replace(" :", ":").strip()
+                return plain_title(_MINUTES.sub(" ", headings[-1]).replace(" :", ":").strip())
     return "the exercise above"
 
 

@@ -58,6 +58,15 @@ def test_stub_keeps_name_signature_docstring_and_hints_and_raises() -> None:
         namespace["my_loss"](1.0, 2.0)
 
 
+def test_exercise_title_writes_its_maths_as_plain_text() -> None:
+    """The title ends up in the stub's NotImplementedError, where MathJax never renders ``$C$``."""
+    cells = [
+        nbformat.v4.new_markdown_cell(r"### Your turn — Coding exercise 1 (≈ 10 min): the constant $C$ and $\sigma_t$"),
+        nbformat.v4.new_code_cell("def f():\n    pass\n"),
+    ]
+    assert make_student.exercise_title(cells, 1) == "Your turn — Coding exercise 1: the constant C and σₜ"
+
+
 def test_stub_refuses_a_solution_cell_with_statements() -> None:
     with pytest.raises(ValueError, match="only imports and functions"):
         make_student.stub_source("def f(x):\n    return x\n\n\nanswer = f(3)\n", "exercise")
