@@ -1,8 +1,8 @@
 """Diffusion (notebook 04): schedules, conversions, samplers, losses and the energy distance.
 
-Samplers are checked against the analytic score of Gaussian data N(μ, s²I): the noised marginal at t is
-N(α μ, (α² s² + σ²) I), so score(x, t) = -(x - α μ)/(α² s² + σ²). With N = 4000 samples the standard error of a
-mean coordinate is s/√N ≈ 0.008 and of a variance s²√(2/N) ≈ 0.006; tolerances (0.05 on means, 0.03 on the
+Samplers are checked against the analytic score of Gaussian data N(μ, σ_data² I) (σ_data = S): the noised
+marginal at t is N(α μ, (α² σ_data² + σ²) I), so score(x, t) = -(x - α μ)/(α² σ_data² + σ²). With N = 4000 samples
+the standard error of a mean coordinate is σ_data/√N ≈ 0.008 and of a variance σ_data²√(2/N) ≈ 0.006; tolerances (0.05 on means, 0.03 on the
 covariance) leave ≥ 5 standard errors plus the discretisation error measured for these step counts (< 0.01).
 """
 
@@ -301,6 +301,33 @@ def test_eps_prediction_is_twice_dsm_with_sigma2_weighting():
     alpha, sigma = schedule.marginal(t)
     manual = ((eps_fn(alpha[:, None] * x0 + sigma[:, None] * eps, t) - eps) ** 2).sum(1).mean()
     assert float(losses.eps_prediction_loss(eps_fn, x0, schedule, t=0.4, noise=eps)) == pytest.approx(float(manual))
+
+
+def test_eps_prediction_floor_of_gaussian_data_is_the_conditional_variance_of_the_noise():
+    """Notebook 06's floor: for data N(μ, σ_data² I) the best noise predictor is E[ε | x_t] = -σ_t ∇log p_t(x_t)
+    (Tweedie), and its loss at time t is C(t) = D α_t² σ_data² / (α_t² σ_data² + σ_t²), not 0; scaling it either way
+    costs more (paired: the same x_0 and ε)."""
+    schedule = VPSchedule("linear")
+    clean = data.GaussianMixture(MU[None], S)
+    x0 = clean.sample(20000, generator=_gen(31))
+    for t in (0.1, 0.3, 0.7):
+        alpha, sigma = (float(v) for v in schedule.marginal(torch.tensor(t, dtype=torch.float64)))
+        noised = clean.diffused(alpha, sigma)
+
+        def best(
+            x: torch.Tensor, tt: torch.Tensor, scale: float = 1.0, noised=noised, sigma=sigma
+        ) -> torch.Tensor:  # the law and σ_t of this t, bound now
+            return scale * eps_from_score(noised.score(x), sigma)
+
+        per_example = losses.eps_prediction_loss(best, x0, schedule, t=t, generator=_gen(32), reduction="none")
+        c_t = 2 * alpha**2 * S**2 / (alpha**2 * S**2 + sigma**2)  # D = 2
+        se = float(per_example.std()) / math.sqrt(len(per_example))
+        assert abs(float(per_example.mean()) - c_t) < 4 * se, (t, float(per_example.mean()), c_t, se)
+        for scale in (0.7, 1.3):
+            other = losses.eps_prediction_loss(
+                lambda x, tt, scale=scale: best(x, tt, scale), x0, schedule, t=t, generator=_gen(32)
+            )
+            assert float(other) > float(per_example.mean()), (t, scale)
 
 
 # -- energy distance ------------------------------------------------------------------------------------------------
