@@ -112,7 +112,8 @@ def langevin_run(
     r"""Langevin from uniform noise on :math:`[-L, L]^2` with ``mixture.score``; returns the samples and the mean
     :math:`\log p` of the samples next to that of exact samples (equal when the sampler is right). Notebook 03.
     """
-    check_instance(mixture, "mixture", data.GaussianMixture, "a data.GaussianMixture")  # step_size, n_steps: langevin
+    # step_size and n_steps are checked once, by sampling.langevin
+    check_instance(mixture, "mixture", data.GaussianMixture, "a data.GaussianMixture")
     n_chains = check_int(n_chains, "n_chains", minimum=2)
     start_lim = check_positive(start_lim, "start_lim")
     generator = torch.Generator().manual_seed(check_int(seed, "seed", minimum=0))
